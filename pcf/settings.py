@@ -1,0 +1,181 @@
+"""The one settings module. Every value comes from the environment with a safe local
+default; `DATABASE_URL` / `REDIS_URL` unset means the embedded servers (pcf.embedded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from pcf import embedded
+from pcf.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG and env_bool("PCF_REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfigured("SECRET_KEY must be set")
+    # Local and test runs only; production sets SECRET_KEY (see README).
+    SECRET_KEY = "pcf-insecure-local-key-set-SECRET_KEY-in-production"  # noqa: S105
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_results",
+    "django_celery_beat",
+    "strawberry_django",
+    "pcf",
+    "resources",
+    "jobs",
+    "imports",
+]
+
+MIDDLEWARE = [
+    "django.middleware.gzip.GZipMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "pcf.urls"
+WSGI_APPLICATION = "pcf.wsgi.application"
+ASGI_APPLICATION = "pcf.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# --- PostgreSQL (the only supported database) ---------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": env_str("PCF_EMBEDDED_DB_NAME", "pcf"),
+            "USER": "postgres",
+            "HOST": embedded.postgres_socket_dir(),
+            "CONN_MAX_AGE": 60,
+        }
+    }
+    embedded.ensure_database(DATABASES["default"]["NAME"])
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("PCF runs on PostgreSQL only: DATABASE_URL must be postgres://")
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: Celery broker and live-progress store -----------------------------------
+REDIS_URL = env_str("REDIS_URL") or f"unix://{embedded.ensure_redis()}"
+
+
+def _broker_url(redis_url: str) -> str:
+    # kombu spells a unix-socket Redis as redis+socket://
+    return "redis+socket://" + redis_url.removeprefix("unix://") if redis_url.startswith(
+        "unix://"
+    ) else redis_url
+
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or _broker_url(REDIS_URL)
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXTENDED = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("PCF_TASK_TIME_LIMIT", 600)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("PCF_TASK_SOFT_TIME_LIMIT", 540)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("PCF_VISIBILITY_TIMEOUT", 3600)}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- Internationalisation and static -------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / ".pcf-data" / "static"
+
+# --- REST framework ---------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["pcf.auth.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["pcf.auth.IsApiClient"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "pcf.exception_handler.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PCF API",
+    "DESCRIPTION": "Batch and bulk operations on resources. See docs/ for the contract.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# --- PCF limits (API.md) -------------------------------------------------------------
+PCF_PAGE_SIZE_DEFAULT = 100
+PCF_PAGE_SIZE_MAX = 500
+PCF_METADATA_MAX_BYTES = 64 * 1024
+PCF_METADATA_MAX_DEPTH = 10
+PCF_BATCH_MAX_OPERATIONS = env_int("PCF_BATCH_MAX_OPERATIONS", 1000)
+PCF_BATCH_MAX_DELETE_OPERATIONS = env_int("PCF_BATCH_MAX_DELETE_OPERATIONS", 5000)
+PCF_BATCH_MAX_GET_OPERATIONS = env_int("PCF_BATCH_MAX_GET_OPERATIONS", 500)
+PCF_BATCH_MAX_PARALLEL = env_int("PCF_BATCH_MAX_PARALLEL", 16)
+PCF_BULK_MAX_ITEMS = env_int("PCF_BULK_MAX_ITEMS", 10_000)
+PCF_BULK_SYNC_LIMIT = env_int("PCF_BULK_SYNC_LIMIT", 10_000)
+PCF_IMPORT_CHUNK_SIZE_DEFAULT = 1000
+PCF_IMPORT_CHUNK_SIZE_MAX = 10_000
+PCF_IMPORT_MAX_BYTES = env_int("PCF_IMPORT_MAX_BYTES", 2 * 1024**3)
+PCF_MAX_JSON_BODY_BYTES = env_int("PCF_MAX_JSON_BODY_BYTES", 50 * 1024**2)
+PCF_MAX_DECOMPRESSED_BYTES = env_int("PCF_MAX_DECOMPRESSED_BYTES", 100 * 1024**2)
+PCF_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+PCF_GRAPHQL_MAX_ALIASES = 500
+PCF_GRAPHQL_MAX_DEPTH = 10
+PCF_GRAPHQL_MAX_BYTES = env_int("PCF_GRAPHQL_MAX_BYTES", 1024**2)
+PCF_WEBHOOK_ALLOW_PRIVATE = env_bool("PCF_WEBHOOK_ALLOW_PRIVATE", False)
+PCF_WEBHOOK_TIMEOUT_SECONDS = env_int("PCF_WEBHOOK_TIMEOUT_SECONDS", 10)
+PCF_WEBHOOK_MAX_ATTEMPTS = env_int("PCF_WEBHOOK_MAX_ATTEMPTS", 8)
+PCF_CHUNK_STALE_SECONDS = env_int("PCF_CHUNK_STALE_SECONDS", 300)
+PCF_SWEEP_INTERVAL_SECONDS = env_int("PCF_SWEEP_INTERVAL_SECONDS", 30)
+
+# Django's own request-size guard would reject big multipart imports before PCF streams them.
+DATA_UPLOAD_MAX_MEMORY_SIZE = PCF_MAX_JSON_BODY_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024**2

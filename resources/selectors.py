@@ -1,0 +1,76 @@
+"""Reads of resources. Every read is scoped to one tenant and skips soft-deleted rows."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from pcf.exceptions import NotFound, ValidationError
+from pcf.models import ApiClient
+from resources.filters import ResourceFilter, apply_filter
+from resources.models import Resource
+
+
+def live_resources(*, tenant: ApiClient) -> QuerySet[Resource]:
+    return Resource.objects.filter(tenant=tenant, deleted_at__isnull=True)
+
+
+def resource_get(*, tenant: ApiClient, resource_id: str) -> Resource:
+    """Return the live resource, or raise NotFound (also for another tenant's id)."""
+    resource = live_resources(tenant=tenant).filter(public_id=resource_id).first()
+    if resource is None:
+        raise NotFound(f"Resource {resource_id!r} not found")
+    return resource
+
+
+def resources_by_ids(*, tenant: ApiClient, ids: Iterable[str]) -> dict[str, Resource]:
+    """One query for many ids (GraphQL's DataLoader); missing ones are simply absent."""
+    return {r.public_id: r for r in live_resources(tenant=tenant).filter(public_id__in=list(ids))}
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        kind, _, value = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+        if kind != "s":
+            raise ValueError(kind)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationError(details=[{"field": "cursor", "message": "Invalid cursor"}]) from None
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return int(settings.PCF_PAGE_SIZE_DEFAULT)
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= settings.PCF_PAGE_SIZE_MAX:
+        raise ValidationError(
+            details=[{"field": "limit", "message": f"limit must be 1-{settings.PCF_PAGE_SIZE_MAX}"}]
+        )
+    return limit
+
+
+def resource_list(
+    *, tenant: ApiClient, spec: ResourceFilter, limit: int, cursor: str | None
+) -> tuple[list[Resource], str | None]:
+    """One page in creation order, and the cursor of the next page (None at the end).
+
+    Keyset pagination on the internal sequence: rows inserted while a client pages
+    never shift or repeat the rows it has not seen yet."""
+    queryset = apply_filter(live_resources(tenant=tenant), spec)
+    if cursor:
+        queryset = queryset.filter(seq__gt=decode_cursor(cursor))
+    rows = list(queryset.order_by("seq")[: limit + 1])
+    next_cursor = encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None
+    return rows[:limit], next_cursor

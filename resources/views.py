@@ -1,0 +1,82 @@
+"""REST faces of the Resource API: parse, call one service or selector, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pcf.auth import tenant_of
+from pcf.exceptions import ValidationError
+from resources import selectors, services
+from resources.filters import parse_filter
+from resources.representation import resource_data
+
+_PAGING_KEYS = ("limit", "cursor")
+
+
+def parse_bool_param(name: str, raw: str | None) -> bool:
+    if raw is None:
+        return False
+    lowered = raw.lower()
+    if lowered in {"true", "1"}:
+        return True
+    if lowered in {"false", "0", ""}:
+        return False
+    raise ValidationError(details=[{"field": name, "message": "Must be true or false"}])
+
+
+class ResourceCollectionView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(name, str, required=False)
+            for name in (
+                "status", "type", "ids", "created_before", "created_after",
+                "updated_before", "updated_after", "limit", "cursor",
+            )
+        ],
+        responses={200: dict},
+    )
+    def get(self, request: Request) -> Response:
+        params: dict[str, Any] = {k: v for k, v in request.query_params.items()}
+        paging = {key: params.pop(key, None) for key in _PAGING_KEYS}
+        spec = parse_filter(params)
+        rows, next_cursor = selectors.resource_list(
+            tenant=tenant_of(request),
+            spec=spec,
+            limit=selectors.parse_limit(paging["limit"]),
+            cursor=paging["cursor"],
+        )
+        return Response(
+            {"data": [resource_data(r) for r in rows], "meta": {"next_cursor": next_cursor}}
+        )
+
+    @extend_schema(request=dict, responses={201: dict})
+    def post(self, request: Request) -> Response:
+        resource = services.resource_create(tenant=tenant_of(request), data=request.data)
+        return Response({"data": resource_data(resource)}, status=201)
+
+
+class ResourceDetailView(APIView):
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, resource_id: str) -> Response:
+        resource = selectors.resource_get(tenant=tenant_of(request), resource_id=resource_id)
+        return Response({"data": resource_data(resource)})
+
+    @extend_schema(request=dict, responses={200: dict})
+    def patch(self, request: Request, resource_id: str) -> Response:
+        resource = services.resource_update(
+            tenant=tenant_of(request), resource_id=resource_id, data=request.data
+        )
+        return Response({"data": resource_data(resource)})
+
+    @extend_schema(
+        parameters=[OpenApiParameter("soft", bool, required=False)], responses={204: None}
+    )
+    def delete(self, request: Request, resource_id: str) -> Response:
+        soft = parse_bool_param("soft", request.query_params.get("soft"))
+        services.resource_delete(tenant=tenant_of(request), resource_id=resource_id, soft=soft)
+        return Response(status=204)
