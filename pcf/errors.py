@@ -57,7 +57,7 @@ def as_pcf_error(exc: BaseException) -> PcfError:
     if isinstance(exc, drf.ParseError):
         return ValidationError(f"Malformed request body: {exc.detail}")
     if isinstance(exc, drf.Throttled):
-        return RateLimited(headers={"Retry-After": str(int(exc.wait or 1))})
+        return RateLimited(headers={"Retry-After": str(int(getattr(exc, "wait", None) or 1))})
     if isinstance(exc, drf.ValidationError):
         return ValidationError(details=_drf_details(exc.detail))
     if isinstance(exc, drf.PermissionDenied):

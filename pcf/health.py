@@ -29,14 +29,18 @@ def _check_broker() -> None:
 def healthz(request: HttpRequest) -> JsonResponse:
     checks: dict[str, Any] = {}
     healthy = True
-    for name, check in (("postgres", _check_postgres), ("redis", _check_redis),
-                        ("broker", _check_broker)):
+    for name, check in (
+        ("postgres", _check_postgres),
+        ("redis", _check_redis),
+        ("broker", _check_broker),
+    ):
         try:
             check()
             checks[name] = "ok"
-        except Exception as exc:  # noqa: BLE001 - any failure is the answer
+        except Exception as exc:
             checks[name] = f"error: {type(exc).__name__}"
             healthy = False
     return JsonResponse(
-        {"status": "ok" if healthy else "unhealthy", "checks": checks}, status=200 if healthy else 503
+        {"status": "ok" if healthy else "unhealthy", "checks": checks},
+        status=200 if healthy else 503,
     )

@@ -7,7 +7,7 @@ import secrets
 
 from django.db import models
 
-TOKEN_PREFIX = "pcf_"
+TOKEN_PREFIX = "pcf_"  # noqa: S105 - a prefix, not a secret
 
 
 def hash_token(token: str) -> str:

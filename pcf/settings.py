@@ -97,9 +97,11 @@ REDIS_URL = env_str("REDIS_URL") or f"unix://{embedded.ensure_redis()}"
 
 def _broker_url(redis_url: str) -> str:
     # kombu spells a unix-socket Redis as redis+socket://
-    return "redis+socket://" + redis_url.removeprefix("unix://") if redis_url.startswith(
-        "unix://"
-    ) else redis_url
+    return (
+        "redis+socket://" + redis_url.removeprefix("unix://")
+        if redis_url.startswith("unix://")
+        else redis_url
+    )
 
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or _broker_url(REDIS_URL)

@@ -12,10 +12,18 @@ from pcf.health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("v1/openapi.json", SpectacularAPIView.as_view(authentication_classes=[],
-         permission_classes=[]), name="openapi"),
-    path("v1/docs", SpectacularSwaggerView.as_view(url_name="openapi", authentication_classes=[],
-         permission_classes=[]), name="api-docs"),
+    path(
+        "v1/openapi.json",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        name="openapi",
+    ),
+    path(
+        "v1/docs",
+        SpectacularSwaggerView.as_view(
+            url_name="openapi", authentication_classes=[], permission_classes=[]
+        ),
+        name="api-docs",
+    ),
     path("v1/", include("resources.urls")),
     path("v1/", include("resources.batch.urls")),
     path("v1/", include("resources.bulk.urls")),

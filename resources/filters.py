@@ -63,7 +63,10 @@ def parse_filter(raw: Any, *, allowed_extra: tuple[str, ...] = ()) -> ResourceFi
             return None
         if not isinstance(value, str) or value.lower() not in allowed:
             problems.append(
-                {"field": name, "message": f"Invalid {name} value; expected one of: {', '.join(allowed)}"}
+                {
+                    "field": name,
+                    "message": f"Invalid {name} value; expected one of: {', '.join(allowed)}",
+                }
             )
             return None
         return value.lower()

@@ -39,7 +39,9 @@ class Resource(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "public_id"], name="resource_tenant_public_id")
+            models.UniqueConstraint(
+                fields=["tenant", "public_id"], name="resource_tenant_public_id"
+            )
         ]
         indexes = [
             # Upsert by name and name lookups only ever concern live rows.

@@ -34,8 +34,15 @@ class ResourceCollectionView(APIView):
         parameters=[
             OpenApiParameter(name, str, required=False)
             for name in (
-                "status", "type", "ids", "created_before", "created_after",
-                "updated_before", "updated_after", "limit", "cursor",
+                "status",
+                "type",
+                "ids",
+                "created_before",
+                "created_after",
+                "updated_before",
+                "updated_after",
+                "limit",
+                "cursor",
             )
         ],
         responses={200: dict},

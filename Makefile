@@ -1,0 +1,41 @@
+# Two commands do all the set-up on a fresh machine with only Python 3.11+:
+#   make run    start the service (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)
+#   make test   run the whole suite (lint, types, tests)
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install run test lint types pytest bench clean-data
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo_token
+	$(VENV)/bin/honcho start web worker webhooks beat flower
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+types: install
+	$(VENV)/bin/mypy .
+
+pytest: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint types pytest
+
+bench: install
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+clean-data:
+	-$(PY) -m pcf.embedded down
+	rm -rf .pcf-data
