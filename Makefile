@@ -17,10 +17,13 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+# Local Flower login; set FLOWER_BASIC_AUTH=user:password yourself anywhere shared.
+run: export FLOWER_BASIC_AUTH ?= pcf:pcf-local
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_token
-	$(VENV)/bin/honcho start web worker webhooks beat flower
+	@echo "API http://127.0.0.1:8000/v1  docs /v1/docs  admin /admin  Flower http://127.0.0.1:5555 ($$FLOWER_BASIC_AUTH)"
+	$(VENV)/bin/honcho -f Procfile start web worker webhooks beat flower
 
 lint: install
 	$(VENV)/bin/ruff check .
