@@ -45,3 +45,35 @@ class ApiClient(models.Model):
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         client = cls.objects.create(name=name, token_hash=hash_token(token), token_hint=token[:10])
         return client, token
+
+
+# --- Idempotency (owned by the batch/idempotency work; see pcf/idempotency.py) ---------
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a request made with an `Idempotency-Key`, per tenant.
+
+    `fingerprint` is a digest of method, path and body content; a reuse of the key
+    with another fingerprint is refused. `status_code` is null while the first
+    request still runs, which is how a concurrent duplicate knows to wait."""
+
+    tenant = models.ForeignKey(ApiClient, on_delete=models.CASCADE, db_index=False)
+    key = models.CharField(max_length=300)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=100, blank=True, default="")
+    body = models.BinaryField(default=b"")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_tenant_key")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_at")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status_code or 'running'})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status_code is not None

@@ -42,7 +42,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django.middleware.gzip.GZipMiddleware",
+    # Django's gzip minus streaming responses (SSE), then request gzip with a size cap.
+    "pcf.compression.ResponseGZipMiddleware",
+    "pcf.compression.RequestDecompressionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -50,6 +52,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: it authenticates the bearer token itself and wraps only the view.
+    "pcf.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "pcf.urls"
