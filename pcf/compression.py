@@ -86,7 +86,13 @@ def decompress_request(request: HttpRequest) -> None:
     if encoding not in GZIP:
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip")
     source: Any = request._stream
-    inflated, size = inflate_gzip(source, limit=int(settings.PCF_MAX_DECOMPRESSED_BYTES))
+    # CSV imports stream big files (imports/upload.py); they have their own, larger cap.
+    cap = (
+        "PCF_IMPORT_MAX_BYTES"
+        if request.path.startswith("/v1/import/")
+        else "PCF_MAX_DECOMPRESSED_BYTES"
+    )
+    inflated, size = inflate_gzip(source, limit=int(getattr(settings, cap)))
     request._stream = cast(BinaryIO, inflated)
     request._read_started = False  # type: ignore[attr-defined]
     request.META["CONTENT_LENGTH"] = str(size)
