@@ -1,3 +1,8 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, re_path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from resources.bulk.views import BulkDeleteView, BulkUpdateView
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    re_path(r"^bulk-update/resources/?$", BulkUpdateView.as_view(), name="bulk-update"),
+    re_path(r"^bulk-delete/resources/?$", BulkDeleteView.as_view(), name="bulk-delete"),
+]

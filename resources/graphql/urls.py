@@ -1,3 +1,8 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, re_path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from resources.graphql.schema import schema
+from resources.graphql.views import PcfGraphQLView
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    re_path(r"^graphql/?$", PcfGraphQLView.as_view(schema=schema), name="graphql"),
+]

@@ -1,0 +1,87 @@
+"""POST /v1/graphql: bearer auth (a missing or bad token is the REST-shaped 401, as on
+every /v1 path), the byte cap, then strawberry's async Django view. Everything after
+auth answers GraphQL-over-HTTP JSON: {"data", "errors"}, codes in `extensions.code`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cross_web import HTTPException
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from strawberry.django.views import AsyncGraphQLView
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from pcf.auth import aclient_from_header
+from pcf.errors import error_response
+from pcf.exceptions import Unauthenticated
+from resources.graphql.context import PcfContext, resource_loader
+from resources.graphql.errors import format_error, request_error
+
+_STATUS_CODES = {400: "VALIDATION_ERROR", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+def _wants_ide(request: HttpRequest) -> bool:
+    return request.method == "GET" and "text/html" in request.headers.get("Accept", "")
+
+
+def _body_size(request: HttpRequest) -> int:
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    return declared
+
+
+@method_decorator(csrf_exempt, name="dispatch")  # bearer tokens, no cookies: CSRF can't apply
+class PcfGraphQLView(AsyncGraphQLView[PcfContext, None]):
+    allow_queries_via_get = False  # the contract is POST /graphql; GET serves GraphiQL (DEBUG)
+    graphql_ide = "graphiql"
+
+    async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if _wants_ide(request):
+            # The page itself holds no data; queries from it still need the bearer token.
+            if settings.DEBUG:
+                return await self.render_graphql_ide(request)
+            return self._error(404, "NOT_FOUND", "GraphiQL is only served when DEBUG is on")
+        try:
+            tenant = await aclient_from_header(request.headers.get("Authorization"))
+        except Unauthenticated as exc:
+            return error_response(exc)
+        limit = settings.PCF_GRAPHQL_MAX_BYTES
+        if _body_size(request) > limit or len(request.body) > limit:
+            return self._error(
+                413, "PAYLOAD_TOO_LARGE", f"GraphQL requests are limited to {limit} bytes"
+            )
+        request.pcf_tenant = tenant  # type: ignore[attr-defined]
+        try:
+            return await self.run(request=request)
+        except HTTPException as exc:
+            code = _STATUS_CODES.get(exc.status_code, "VALIDATION_ERROR")
+            return self._error(exc.status_code, code, exc.reason)
+
+    @staticmethod
+    def _error(status: int, code: str, message: str) -> JsonResponse:
+        return JsonResponse(request_error(message, code), status=status)
+
+    async def get_context(self, request: HttpRequest, response: HttpResponse) -> PcfContext:
+        tenant = request.pcf_tenant  # type: ignore[attr-defined]
+        return PcfContext(
+            request=request, response=response, tenant=tenant, resources=resource_loader(tenant)
+        )
+
+    async def process_result(
+        self, request: HttpRequest, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            response["errors"] = [format_error(error) for error in result.errors]
+        return response
+
+    def encode_json(self, data: object) -> str:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)

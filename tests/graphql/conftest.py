@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Tenant
+
+
+class Gql:
+    """POSTs GraphQL documents as `tenant` and returns the decoded answer."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    def raw(self, payload: Any, **extra: Any) -> Any:
+        return self.tenant.api.post("/v1/graphql", payload, format="json", **extra)
+
+    def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.raw({"query": query, "variables": variables})
+        assert response.status_code == 200, response.content
+        return response.json()
+
+
+@pytest.fixture
+def gql(tenant: Tenant) -> Gql:
+    return Gql(tenant)
+
+
+@pytest.fixture
+def other_gql(other_tenant: Tenant) -> Gql:
+    return Gql(other_tenant)
