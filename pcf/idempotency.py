@@ -157,7 +157,7 @@ RETURNING id
 """  # noqa: S608 - the table name is ours, values are parameters
 
 
-def _try_insert(*, tenant: ApiClient, key: str, fingerprint: str) -> int | None:
+def claim_insert(*, tenant: ApiClient, key: str, fingerprint: str) -> int | None:
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, [tenant.pk, key, fingerprint, timezone.now()])
         row = cursor.fetchone()
@@ -174,7 +174,7 @@ def idempotency_claim(
     give_up = time.monotonic() + wait_seconds
     ttl = timedelta(seconds=int(settings.PCF_IDEMPOTENCY_TTL_SECONDS))
     while True:
-        record_id = _try_insert(tenant=tenant, key=key, fingerprint=fingerprint)
+        record_id = claim_insert(tenant=tenant, key=key, fingerprint=fingerprint)
         if record_id is not None:
             return Claim(record_id=record_id)
         record = IdempotencyRecord.objects.filter(tenant=tenant, key=key).first()

@@ -1,3 +1,7 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, re_path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from resources.batch.views import BatchView
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    re_path(r"^batch/?$", BatchView.as_view(), name="batch"),
+]

@@ -1,0 +1,247 @@
+"""Reading a batch request: the envelope, its options, its limits and each operation.
+
+Only a malformed envelope is an error of the whole request (400); a malformed
+operation becomes that operation's own VALIDATION_ERROR result."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from pcf.exceptions import BatchTooLarge, PcfError, ValidationError
+from resources.batch.references import referenced_ids
+from resources.batch.routing import check_route
+
+METHODS = ("GET", "POST", "PATCH", "DELETE")
+OPERATION_KEYS = frozenset({"id", "method", "path", "body", "depends_on", "idempotency_key"})
+# Op ids name results in references (`{op1.body.data.id}`), so no dots or braces.
+OP_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    atomic: bool = False
+    continue_on_error: bool = True
+    parallel: int = 1
+    timeout_ms: int | None = None
+    suppress_success: bool = False
+    soft_delete: bool = False
+    run_async: bool = False
+    webhook: dict[str, Any] | None = None
+
+    @property
+    def stop_on_failure(self) -> bool:
+        return self.atomic or not self.continue_on_error
+
+    def as_json(self) -> dict[str, Any]:
+        """The options as stored on an async batch job (the webhook lives on the job)."""
+        return {
+            "atomic": self.atomic,
+            "continue_on_error": self.continue_on_error,
+            "parallel": self.parallel,
+            "timeout_ms": self.timeout_ms,
+            "suppress_success": self.suppress_success,
+            "soft_delete": self.soft_delete,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BatchOptions:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Operation:
+    """One operation as sent (`raw`, echoed as `originalOperation`) and as understood.
+
+    `error` is set when the operation is malformed; it then never runs."""
+
+    index: int
+    id: str
+    raw: Any
+    method: str = ""
+    path: str = ""
+    body: Any = None
+    depends_on: tuple[str, ...] = ()
+    idempotency_key: str | None = None
+    error: PcfError | None = None
+    deps: list[int] = field(default_factory=list)  # positions this one waits for
+
+
+def _bad(field_name: str, message: str) -> ValidationError:
+    return ValidationError(details=[{"field": field_name, "message": message}])
+
+
+def _bool(options: dict[str, Any], name: str, default: bool) -> bool:
+    value = options.get(name, default)
+    if not isinstance(value, bool):
+        raise _bad(f"options.{name}", "Must be true or false")
+    return value
+
+
+def _positive_int(options: dict[str, Any], name: str) -> int | None:
+    value = options.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _bad(f"options.{name}", "Must be a positive integer")
+    return value
+
+
+_OPTION_KEYS = frozenset(
+    {
+        "atomic",
+        "continue_on_error",
+        "parallel",
+        "timeout_ms",
+        "suppress_success",
+        "soft_delete",
+        "async",
+        "webhook",
+    }
+)
+
+
+def parse_options(raw: Any) -> BatchOptions:
+    if raw is None:
+        return BatchOptions()
+    if not isinstance(raw, dict):
+        raise _bad("options", "Must be a JSON object")
+    # A misspelt option (say `atomc`) must not silently run a non-atomic batch.
+    unknown = sorted(set(raw) - _OPTION_KEYS)
+    if unknown:
+        raise ValidationError(
+            details=[{"field": f"options.{name}", "message": "Unknown option"} for name in unknown]
+        )
+    webhook = None
+    if raw.get("webhook") is not None:
+        from jobs.webhooks import parse_webhook_option
+
+        webhook = parse_webhook_option(raw["webhook"])
+    parallel = _positive_int(raw, "parallel") or 1
+    return BatchOptions(
+        atomic=_bool(raw, "atomic", False),
+        continue_on_error=_bool(raw, "continue_on_error", True),
+        # Bounded: more threads than the setting would only queue on connections.
+        parallel=min(parallel, int(settings.PCF_BATCH_MAX_PARALLEL)),
+        timeout_ms=_positive_int(raw, "timeout_ms"),
+        suppress_success=_bool(raw, "suppress_success", False),
+        soft_delete=_bool(raw, "soft_delete", False),
+        run_async=_bool(raw, "async", False),
+        webhook=webhook,
+    )
+
+
+def parse_envelope(data: Any) -> tuple[list[Any], BatchOptions]:
+    """The operations list and the options, or a 400 for the whole request."""
+    if not isinstance(data, dict):
+        raise ValidationError("The batch body must be a JSON object")
+    unknown = sorted(set(data) - {"operations", "options"})
+    if unknown:
+        raise ValidationError(
+            details=[{"field": name, "message": "Unknown field"} for name in unknown]
+        )
+    operations = data.get("operations")
+    if not isinstance(operations, list):
+        raise _bad("operations", "operations must be a list")
+    if not operations:
+        raise _bad("operations", "operations must not be empty")
+    return operations, parse_options(data.get("options"))
+
+
+def _method_of(raw: Any) -> str | None:
+    if isinstance(raw, dict) and isinstance(raw.get("method"), str):
+        return str(raw["method"]).upper()
+    return None
+
+
+def check_limits(operations: list[Any]) -> None:
+    """Raise BatchTooLarge (413) before anything runs when a limit is passed."""
+    count = len(operations)
+    methods = [_method_of(op) for op in operations]
+    all_deletes = all(method == "DELETE" for method in methods)
+    max_deletes = settings.PCF_BATCH_MAX_DELETE_OPERATIONS
+    limit = max_deletes if all_deletes else settings.PCF_BATCH_MAX_OPERATIONS
+    if count > limit:
+        kind = "DELETE operations" if all_deletes else "operations"
+        raise BatchTooLarge(f"A batch may hold at most {limit} {kind}; this one has {count}")
+    gets = methods.count("GET")
+    if gets > settings.PCF_BATCH_MAX_GET_OPERATIONS:
+        raise BatchTooLarge(
+            f"A batch may hold at most {settings.PCF_BATCH_MAX_GET_OPERATIONS} GET operations;"
+            f" this one has {gets}"
+        )
+
+
+def _parse_one(op: Operation, raw: Any, positions: dict[str, int]) -> None:
+    if not isinstance(raw, dict):
+        raise ValidationError("An operation must be a JSON object")
+    problems = [
+        {"field": key, "message": "Unknown operation field"}
+        for key in sorted(set(raw) - OPERATION_KEYS)
+    ]
+    method = raw.get("method")
+    if not isinstance(method, str) or not method:
+        problems.append({"field": "method", "message": "method is required"})
+    elif method.upper() not in METHODS:
+        problems.append(
+            {"field": "method", "message": f"method must be one of: {', '.join(METHODS)}"}
+        )
+    path = raw.get("path")
+    if not isinstance(path, str) or not path:
+        problems.append({"field": "path", "message": "path is required"})
+    depends_on = raw.get("depends_on", [])
+    if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
+        problems.append({"field": "depends_on", "message": "Must be a list of operation ids"})
+        depends_on = []
+    key = raw.get("idempotency_key")
+    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH):
+        problems.append(
+            {"field": "idempotency_key", "message": f"Must be 1-{MAX_KEY_LENGTH} characters"}
+        )
+    if problems:
+        raise ValidationError(details=problems)
+    op.method = str(method).upper()
+    op.path = str(path)
+    op.body = raw.get("body")
+    op.idempotency_key = key
+    op.depends_on = tuple(depends_on)
+
+    # Dependencies: named ones plus every operation a reference points at.
+    named = list(depends_on) + referenced_ids([op.path, op.body], positions)
+    for dep in dict.fromkeys(named):
+        position = positions.get(dep)
+        if position is None:
+            raise _bad("depends_on", f"No operation with id {dep!r} in this batch")
+        if position >= op.index:
+            raise _bad("depends_on", f"Operation {dep!r} does not run before {op.id!r}")
+        op.deps.append(position)
+    check_route(op.method, op.path, templated=True)
+
+
+def parse_operations(raw_operations: list[Any]) -> list[Operation]:
+    """Every operation in request order; malformed ones carry their error."""
+    operations: list[Operation] = []
+    positions: dict[str, int] = {}
+    for index, raw in enumerate(raw_operations):
+        given = raw.get("id") if isinstance(raw, dict) else None
+        op_id = given if isinstance(given, str) and given else f"op{index + 1}"
+        op = Operation(index=index, id=op_id, raw=raw)
+        operations.append(op)
+        if given is not None and (not isinstance(given, str) or not OP_ID.match(given)):
+            op.error = _bad("id", "id must be 1-64 letters, digits, '_' or '-'")
+        elif op_id in positions:
+            op.error = _bad("id", f"Duplicate operation id {op_id!r}")
+        else:
+            positions[op_id] = index
+    for op in operations:
+        if op.error is not None:
+            continue
+        try:
+            _parse_one(op, op.raw, positions)
+        except PcfError as error:
+            op.error = error
+    return operations

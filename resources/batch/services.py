@@ -1,0 +1,71 @@
+"""`POST /v1/batch`: validate the envelope, enforce the limits, then run the
+operations now or hand them to the job engine (`async`, or a `webhook`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from pcf.models import ApiClient
+from resources.batch.executor import run_batch
+from resources.batch.parsing import (
+    BatchOptions,
+    check_limits,
+    parse_envelope,
+    parse_operations,
+)
+from resources.batch.representation import batch_response
+
+JOB_TYPE = "batch"
+
+
+def batch_submit(*, tenant: ApiClient, data: Any) -> tuple[int, dict[str, Any]]:
+    """Returns (HTTP status, body): 200 with the results, or 202 with the job.
+
+    Raises ValidationError (a malformed envelope) or BatchTooLarge before anything runs."""
+    raw_operations, options = parse_envelope(data)
+    check_limits(raw_operations)
+    if options.run_async or options.webhook is not None:
+        return 202, batch_enqueue(tenant=tenant, operations=raw_operations, options=options)
+    return 200, batch_run(tenant=tenant, raw_operations=raw_operations, options=options)
+
+
+def batch_run(
+    *,
+    tenant: ApiClient,
+    raw_operations: list[Any],
+    options: BatchOptions,
+    allow_threads: bool = True,
+) -> dict[str, Any]:
+    operations = parse_operations(raw_operations)
+    outcome = run_batch(
+        tenant=tenant, operations=operations, options=options, allow_threads=allow_threads
+    )
+    return batch_response(
+        operations=operations, outcome=outcome, suppress_success=options.suppress_success
+    )
+
+
+@transaction.atomic
+def batch_enqueue(
+    *, tenant: ApiClient, operations: list[Any], options: BatchOptions
+) -> dict[str, Any]:
+    """One `batch` job with one chunk: the batch keeps its order, its dependencies and,
+    when atomic, its single transaction inside the chunk's."""
+    from jobs.representation import job_accepted
+    from jobs.services import job_add_chunk, job_create, job_start
+
+    job = job_create(
+        tenant=tenant, type=JOB_TYPE, options=options.as_json(), webhook=options.webhook
+    )
+    job_add_chunk(
+        job=job,
+        seq=0,
+        row_offset=0,
+        row_count=len(operations),
+        payload={"operations": operations, "options": options.as_json()},
+        dispatch=False,
+    )
+    job_start(job=job, total=len(operations))
+    return job_accepted(job)
