@@ -1,3 +1,4 @@
+# ruff: noqa: W293  (the documents keep the cookbook's trailing spaces: verbatim)
 """The cookbook's GraphQL documents, verbatim (batch-operations-cookbook.md)."""
 
 from __future__ import annotations
