@@ -22,6 +22,10 @@ def create(name: str = "R", type_: str = "document") -> dict[str, Any]:
     return {"method": "POST", "path": "/resources", "body": {"name": name, "type": type_}}
 
 
+def post_body(body: Any) -> dict[str, Any]:
+    return {"method": "POST", "path": "/resources", "body": body}
+
+
 @pytest.fixture
 def make_resource(tenant: Any) -> Any:
     def make(public_id: str, **fields: Any) -> Resource:
