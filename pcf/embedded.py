@@ -86,11 +86,21 @@ def redis_socket_path() -> str:
 
 def _redis_answers(socket_path: str) -> bool:
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
+    if not os.path.exists(socket_path):
+        return False
+    # No retries: redis-py's default backoff made each "not up yet" probe take ~4 s.
+    client = redis.Redis(
+        unix_socket_path=socket_path, socket_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
     try:
-        return bool(redis.Redis(unix_socket_path=socket_path, socket_timeout=1).ping())
+        return bool(client.ping())
     except (redis.RedisError, OSError):
         return False
+    finally:
+        client.close()
 
 
 def ensure_redis() -> str:
