@@ -62,10 +62,12 @@ def ensure_database(name: str) -> None:
     import psycopg
     from psycopg import sql
 
+    socket_dir = postgres_socket_dir()  # takes the lock itself: flock is not re-entrant
+
     with (
-        _locked("postgres"),
+        _locked("postgres-create-db"),
         psycopg.connect(
-            host=postgres_socket_dir(), user="postgres", dbname="postgres", autocommit=True
+            host=socket_dir, user="postgres", dbname="postgres", autocommit=True
         ) as conn,
     ):
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
