@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,7 +47,10 @@ def _locked(name: str) -> Iterator[None]:
 
 def postgres_socket_dir() -> str:
     """Start the embedded PostgreSQL if needed; return its socket directory."""
-    import pgserver  # imported lazily: only the embedded mode needs it
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); harmless here.
+        warnings.simplefilter("ignore")
+        import pgserver  # imported lazily: only the embedded mode needs it
 
     with _locked("postgres"):
         server = pgserver.get_server(data_dir() / "postgres", cleanup_mode=None)
