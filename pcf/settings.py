@@ -147,6 +147,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["pcf.openapi.strip_optional_slash"],
 }
 
 LOGGING = {
@@ -185,3 +186,26 @@ PCF_SWEEP_INTERVAL_SECONDS = env_int("PCF_SWEEP_INTERVAL_SECONDS", 30)
 # Django's own request-size guard would reject big multipart imports before PCF streams them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = PCF_MAX_JSON_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024**2
+
+# --- Job engine (jobs/) ------------------------------------------------------------------
+# Chunks, webhooks and housekeeping run on separate queues, so a slow webhook target
+# never holds up imports (Procfile: one worker per queue group).
+CELERY_TASK_ROUTES = {
+    "jobs.tasks.run_chunk": {"queue": "chunks"},
+    "jobs.tasks.deliver_webhook": {"queue": "webhooks"},
+    "jobs.tasks.sweep": {"queue": "celery"},
+}
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_BEAT_SCHEDULE = {
+    "jobs-sweep": {"task": "jobs.tasks.sweep", "schedule": float(PCF_SWEEP_INTERVAL_SECONDS)},
+}
+# A task interrupted by a lost worker goes back to the queue (chunk tasks are idempotent).
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+PCF_CHUNK_MAX_RETRIES = env_int("PCF_CHUNK_MAX_RETRIES", 5)  # transient DB errors
+PCF_CHUNK_MAX_ATTEMPTS = env_int("PCF_CHUNK_MAX_ATTEMPTS", 10)  # crashes included
+PCF_WEBHOOK_BACKOFF_BASE_SECONDS = env_int("PCF_WEBHOOK_BACKOFF_BASE_SECONDS", 10)
+# Below the broker's visibility timeout, as Celery advises for countdowns on Redis.
+PCF_WEBHOOK_BACKOFF_MAX_SECONDS = env_int("PCF_WEBHOOK_BACKOFF_MAX_SECONDS", 900)
+PCF_SSE_HEARTBEAT_SECONDS = env_int("PCF_SSE_HEARTBEAT_SECONDS", 15)
+# Modules imported by jobs.apps at start-up (tests register their chunk handlers this way).
+PCF_EXTRA_HANDLER_MODULES = env_list("PCF_EXTRA_HANDLER_MODULES", [])

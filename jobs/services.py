@@ -1,0 +1,421 @@
+"""Job engine services: create, fill and start jobs, run one chunk exactly once,
+finish a job exactly once, cancel, fail and re-run.
+
+Exactly once: a chunk is claimed with `SELECT … FOR UPDATE SKIP LOCKED` on
+`status = 'pending'` inside the transaction that also holds the handler's writes, the
+row errors, the done mark and the job's counters. A second delivery of the same chunk
+either skips it (locked by the running attempt, or no longer pending) or, when the
+first attempt died, finds it pending again because the dead attempt rolled back.
+
+Finishing exactly once: the last chunk to commit sees, under the job row's lock
+(taken by its counter UPDATE), that all chunks of a sealed job are finished, and moves
+the job out of `processing` with a conditional UPDATE; only one transaction can."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from jobs import progress
+from jobs.handlers import ChunkOutcome, RowError, get_chunk_handler
+from jobs.models import (
+    ACTIVE_STATUSES,
+    Chunk,
+    ChunkStatus,
+    Job,
+    JobError,
+    JobStatus,
+    JobType,
+    chunk_task_id,
+)
+from pcf.exceptions import Conflict, ValidationError
+from pcf.models import ApiClient
+
+logger = logging.getLogger("pcf.jobs")
+
+# Row errors are written in slices: one INSERT per 1,000 errors keeps big lenient
+# imports from building one huge statement.
+ERROR_INSERT_BATCH = 1000
+
+
+# --- creating and filling jobs ---------------------------------------------------------
+
+
+def job_create(
+    *,
+    tenant: ApiClient,
+    type: str,
+    options: dict[str, Any],
+    webhook: dict[str, Any] | None = None,
+    handler: str = "",
+) -> Job:
+    """Return a new `queued` job; nothing is dispatched until chunks are added.
+    `webhook` is an option already checked by jobs.webhooks.parse_webhook_option.
+    `handler` picks a chunk handler other than the one registered for `type`."""
+    if type not in JobType.values:
+        raise ValidationError(f"Unknown job type {type!r}")
+    return Job.objects.create(
+        tenant=tenant, type=type, options=options, webhook=webhook, handler=handler
+    )
+
+
+@transaction.atomic
+def job_add_chunk(
+    *,
+    job: Job,
+    seq: int,
+    row_offset: int,
+    row_count: int,
+    payload: Any = None,
+    payload_text: str | None = None,
+    dispatch: bool = True,
+) -> Chunk:
+    """Store one chunk's input in PostgreSQL; with `dispatch`, its task is sent when
+    the surrounding transaction commits (pipelined imports start working at once)."""
+    now = timezone.now()
+    chunk = Chunk.objects.create(
+        job=job,
+        seq=seq,
+        row_offset=row_offset,
+        row_count=row_count,
+        payload=payload,
+        payload_text=payload_text,
+        dispatched_at=now if dispatch else None,
+    )
+    updated = Job.objects.filter(pk=job.pk, sealed=False).update(
+        chunks_total=F("chunks_total") + 1, updated_at=now
+    )
+    if not updated:
+        raise Conflict(f"Job {job.id} is started; no chunk can be added")
+    if dispatch:
+        _send_on_commit([(chunk.pk, job.id, seq)])
+    return chunk
+
+
+@transaction.atomic
+def job_start(*, job: Job, total: int) -> None:
+    """Seal the job (no more chunks), set its total and dispatch the chunks not sent
+    yet. A job whose chunks are all done already (or that has none) finishes here."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE jobs_job SET sealed = TRUE, total = %s, updated_at = %s,
+                status = CASE WHEN status = 'queued' THEN 'processing' ELSE status END,
+                started_at = COALESCE(started_at, %s)
+            WHERE id = %s AND sealed = FALSE
+            RETURNING status
+            """,
+            [total, now, now, job.id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Conflict(f"Job {job.id} is already started")
+    if row[0] in ACTIVE_STATUSES:
+        undispatched = list(
+            Chunk.objects.filter(
+                job=job, status=ChunkStatus.PENDING, dispatched_at__isnull=True
+            ).values_list("pk", "seq")
+        )
+        Chunk.objects.filter(pk__in=[pk for pk, _ in undispatched]).update(dispatched_at=now)
+        _send_on_commit([(pk, job.id, seq) for pk, seq in undispatched])
+    _finish_if_complete(job.id)
+    job.refresh_from_db()
+    transaction.on_commit(lambda: progress.publish(job))
+
+
+@transaction.atomic
+def job_fail(*, job: Job, message: str, errors: Sequence[RowError] = ()) -> None:
+    """End an unfinished job `failed` with `message` and its row errors (e.g. a strict
+    import found invalid rows at upload); chunks not run yet never run."""
+    _insert_errors(job_id=job.id, chunk_id=None, errors=errors)
+    Job.objects.filter(pk=job.pk).update(sealed=True)
+    _finish(job.id, JobStatus.FAILED, message)
+    job.refresh_from_db()
+
+
+@transaction.atomic
+def job_cancel(*, job: Job) -> Job:
+    """Cancel an unfinished job: chunks not started never run; a chunk already running
+    commits normally. A finished job raises Conflict."""
+    if not _finish(job.id, JobStatus.CANCELLED, "Cancelled by request"):
+        raise Conflict(f"Job {job.id} is already {Job.objects.get(pk=job.pk).status}")
+    job.refresh_from_db()
+    return job
+
+
+# --- running one chunk -----------------------------------------------------------------
+
+
+def chunk_run(*, chunk_id: int) -> str:
+    """Apply one chunk exactly once; return what happened (for the task result).
+    Transient database errors propagate so the task can retry them."""
+    if not _mark_attempt(chunk_id):
+        return "skipped: not pending, or running elsewhere"
+    with transaction.atomic():
+        chunk = (
+            Chunk.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("job", "job__tenant")
+            .filter(pk=chunk_id, status=ChunkStatus.PENDING)
+            .first()
+        )
+        if chunk is None:
+            return "skipped: not pending, or running elsewhere"
+        job = chunk.job
+        if job.status not in ACTIVE_STATUSES:
+            Chunk.objects.filter(pk=chunk.pk).update(status=ChunkStatus.CANCELLED)
+            return f"skipped: job {job.status}"
+        if chunk.attempts > settings.PCF_CHUNK_MAX_ATTEMPTS:
+            _record_failure(chunk, f"gave up after {chunk.attempts - 1} attempts")
+            return "failed: too many attempts"
+        handler = get_chunk_handler(job.handler_name)
+        if handler is None:
+            raise LookupError(f"No chunk handler registered for {job.handler_name!r}")
+        started = time.monotonic()
+        outcome = handler(job, chunk)
+        _check_outcome(chunk, outcome)
+        _insert_errors(job_id=job.id, chunk_id=chunk.pk, errors=outcome.errors)
+        result = None
+        if outcome.results is not None or outcome.meta is not None:
+            result = {"results": outcome.results or [], "meta": outcome.meta or {}}
+        Chunk.objects.filter(pk=chunk.pk).update(
+            status=ChunkStatus.DONE,
+            successful=outcome.successful,
+            failed=outcome.failed,
+            result=result,
+            finished_at=timezone.now(),
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        _count_chunk(job.id, outcome.successful, outcome.failed)
+        if outcome.fail_job:
+            _finish(job.id, JobStatus.FAILED, outcome.fail_job)
+        else:
+            _finish_if_complete(job.id)
+    return f"done: {outcome.successful} ok, {outcome.failed} failed"
+
+
+def _mark_attempt(chunk_id: int) -> bool:
+    """Count an attempt and stamp it, in its own commit: kept even if the worker dies,
+    so the sweeper leaves a running chunk alone and a poison chunk is given up on.
+    False when the chunk is not pending or another worker holds it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE jobs_chunk SET attempts = attempts + 1, last_attempt_at = %s
+            WHERE id = (SELECT id FROM jobs_chunk WHERE id = %s AND status = 'pending'
+                        FOR UPDATE SKIP LOCKED)
+            """,
+            [timezone.now(), chunk_id],
+        )
+        return cursor.rowcount == 1
+
+
+def _check_outcome(chunk: Chunk, outcome: ChunkOutcome) -> None:
+    if outcome.successful < 0 or outcome.failed < 0:
+        raise ValueError(f"chunk handler returned negative counts for {chunk}")
+
+
+def chunk_record_failure(*, chunk_id: int, message: str) -> bool:
+    """Record that a chunk could not be applied (its writes were rolled back): all its
+    rows count as failed, one INTERNAL error row says why, and the job ends `failed`
+    once its other chunks are finished. False if the chunk was no longer pending."""
+    with transaction.atomic():
+        chunk = (
+            Chunk.objects.select_for_update(of=("self",))
+            .select_related("job")
+            .filter(pk=chunk_id, status=ChunkStatus.PENDING)
+            .first()
+        )
+        if chunk is None:
+            return False
+        if chunk.job.status not in ACTIVE_STATUSES:
+            Chunk.objects.filter(pk=chunk.pk).update(status=ChunkStatus.CANCELLED)
+            return False
+        _record_failure(chunk, message)
+    return True
+
+
+def _record_failure(chunk: Chunk, message: str) -> None:
+    first, last = chunk.row_offset + 1, chunk.row_offset + chunk.row_count
+    text = f"Chunk {chunk.seq} (rows {first}-{last}) failed: {message}"
+    JobError.objects.create(
+        job_id=chunk.job_id, chunk=chunk, field="", code="INTERNAL", message=text
+    )
+    Chunk.objects.filter(pk=chunk.pk).update(
+        status=ChunkStatus.FAILED,
+        successful=0,
+        failed=chunk.row_count,
+        error=message[:2000],
+        finished_at=timezone.now(),
+    )
+    _count_chunk(chunk.job_id, 0, chunk.row_count)
+    _finish_if_complete(chunk.job_id)
+
+
+# --- counters and finishing ------------------------------------------------------------
+
+
+def _count_chunk(job_id: str, successful: int, failed: int) -> None:
+    """Add a finished chunk to the job's counters (locks the job row until commit)."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE jobs_job SET
+                processed = processed + %s, successful = successful + %s,
+                failed = failed + %s, chunks_finished = chunks_finished + 1,
+                status = CASE WHEN status = 'queued' THEN 'processing' ELSE status END,
+                started_at = COALESCE(started_at, %s), updated_at = %s
+            WHERE id = %s
+            """,
+            [successful + failed, successful, failed, now, now, job_id],
+        )
+    transaction.on_commit(lambda: _publish(job_id))
+
+
+def _finish_if_complete(job_id: str) -> bool:
+    """Finish a sealed job whose chunks are all finished; True if this call did."""
+    job = Job.objects.select_for_update().get(pk=job_id)
+    if not job.sealed or job.chunks_finished < job.chunks_total:
+        return False
+    if job.status not in ACTIVE_STATUSES:
+        return False
+    failed_chunks = Chunk.objects.filter(job_id=job_id, status=ChunkStatus.FAILED).count()
+    if failed_chunks:
+        return _finish(job_id, JobStatus.FAILED, f"{failed_chunks} chunk(s) could not be applied")
+    return _finish(job_id, JobStatus.COMPLETED, "")
+
+
+def _finish(job_id: str, status: str, message: str) -> bool:
+    """Move an unfinished job to `status` (conditional UPDATE: at most once), compute its
+    summary, stop its pending chunks, and queue its webhook after commit."""
+    now = timezone.now()
+    job = Job.objects.select_for_update().get(pk=job_id)
+    if job.status not in ACTIVE_STATUSES:
+        return False
+    started = job.started_at or job.created_at
+    summary = {
+        "total_operations": job.total or job.processed,
+        "successful": job.successful,
+        "failed": job.failed,
+        "duration_ms": max(0, int((now - started).total_seconds() * 1000)),
+    }
+    updated = Job.objects.filter(pk=job_id, status__in=ACTIVE_STATUSES).update(
+        status=status,
+        message=message,
+        finished_at=now,
+        started_at=started,
+        summary=summary,
+        updated_at=now,
+    )
+    if not updated:
+        return False
+    _stop_pending_chunks(job_id)
+    transaction.on_commit(lambda: _after_finish(job_id))
+    return True
+
+
+def _stop_pending_chunks(job_id: str) -> None:
+    # SKIP LOCKED: a chunk running right now commits on its own; the rest never run.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE jobs_chunk SET status = 'cancelled'
+            WHERE id IN (SELECT id FROM jobs_chunk WHERE job_id = %s AND status = 'pending'
+                         FOR UPDATE SKIP LOCKED)
+            """,
+            [job_id],
+        )
+
+
+def _after_finish(job_id: str) -> None:
+    from jobs import webhooks
+    from jobs.tasks import deliver_webhook
+
+    job = Job.objects.get(pk=job_id)
+    progress.publish(job)
+    if webhooks.wants_event(job):
+        deliver_webhook.apply_async(args=(job_id, webhooks.event_name(job), 1))
+
+
+def _publish(job_id: str) -> None:
+    job = Job.objects.filter(pk=job_id).first()
+    if job is not None:
+        progress.publish(job)
+
+
+def _insert_errors(*, job_id: str, chunk_id: int | None, errors: Iterable[RowError]) -> None:
+    rows = [
+        JobError(
+            job_id=job_id,
+            chunk_id=chunk_id,
+            row=e.row,
+            index=e.index,
+            field=e.field,
+            code=e.code,
+            message=e.message,
+            values=e.values,
+        )
+        for e in errors
+    ]
+    JobError.objects.bulk_create(rows, batch_size=ERROR_INSERT_BATCH)
+
+
+# --- dispatch and recovery -------------------------------------------------------------
+
+
+def _send_on_commit(chunks: list[tuple[int, str, int]]) -> None:
+    if chunks:
+        transaction.on_commit(lambda: send_chunk_tasks(chunks))
+
+
+def send_chunk_tasks(chunks: Iterable[tuple[int, str, int]]) -> None:
+    """Publish one task per (chunk id, job id, seq). The database, not this message,
+    says whether the chunk still has to run, so sending twice is harmless."""
+    from jobs.tasks import run_chunk
+
+    for chunk_id, job_id, seq in chunks:
+        run_chunk.apply_async(args=(chunk_id,), task_id=chunk_task_id(job_id, seq))
+
+
+@transaction.atomic
+def job_rerun_failed_chunks(*, job: Job) -> int:
+    """Put a job's failed chunks back to pending (their counters and error rows undone)
+    and dispatch them; a failed or completed job goes back to processing. Returns how
+    many chunks were re-queued. A cancelled job raises Conflict."""
+    locked = Job.objects.select_for_update().get(pk=job.pk)
+    if locked.status == JobStatus.CANCELLED:
+        raise Conflict(f"Job {job.id} was cancelled")
+    failed = list(Chunk.objects.select_for_update().filter(job=locked, status=ChunkStatus.FAILED))
+    if not failed:
+        return 0
+    now = timezone.now()
+    JobError.objects.filter(chunk__in=failed).delete()
+    for chunk in failed:
+        Job.objects.filter(pk=locked.pk).update(
+            processed=F("processed") - chunk.successful - chunk.failed,
+            successful=F("successful") - chunk.successful,
+            failed=F("failed") - chunk.failed,
+            chunks_finished=F("chunks_finished") - 1,
+        )
+    Chunk.objects.filter(pk__in=[c.pk for c in failed]).update(
+        status=ChunkStatus.PENDING,
+        successful=0,
+        failed=0,
+        attempts=0,
+        error="",
+        finished_at=None,
+        dispatched_at=now,
+    )
+    Job.objects.filter(pk=locked.pk).update(
+        status=JobStatus.PROCESSING, finished_at=None, message="", summary=None, updated_at=now
+    )
+    _send_on_commit([(c.pk, locked.id, c.seq) for c in failed])
+    return len(failed)

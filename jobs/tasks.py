@@ -1,0 +1,71 @@
+"""Celery tasks of the job engine: thin wrappers that call services.
+
+Queues: `chunks` (run_chunk), `webhooks` (deliver_webhook), `celery` (sweep); see
+CELERY_TASK_ROUTES in pcf/settings.py and the Procfile."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, close_old_connections
+
+from jobs import services, sweeper
+from jobs.models import Job
+
+logger = logging.getLogger("pcf.jobs.tasks")
+
+# PostgreSQL restarting, deadlocks and serialization failures surface as these; the
+# chunk's transaction is rolled back, so running it again is safe.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+
+
+class ChunkTask(Task):
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        # The one place a chunk becomes `failed`: retries exhausted, or a handler bug.
+        close_old_connections()
+        chunk_id = args[0] if args else kwargs["chunk_id"]
+        kind = "database error" if isinstance(exc, TRANSIENT_DB_ERRORS) else type(exc).__name__
+        message = f"{kind}: {exc}".strip()
+        try:
+            services.chunk_record_failure(chunk_id=chunk_id, message=message)
+        except TRANSIENT_DB_ERRORS:
+            # Still pending in the database: the sweeper will run it again later.
+            logger.exception("could not record the failure of chunk %s", chunk_id)
+
+
+@shared_task(
+    base=ChunkTask,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_DB_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=settings.PCF_CHUNK_MAX_RETRIES,
+)
+def run_chunk(chunk_id: int) -> str:
+    return services.chunk_run(chunk_id=chunk_id)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def deliver_webhook(self: Task, job_id: str, event: str, attempt: int) -> str:
+    from jobs.webhooks import webhook_attempt
+
+    job = Job.objects.select_related("tenant").filter(pk=job_id).first()
+    if job is None or not job.webhook:
+        return "skipped: no such job or no webhook"
+    outcome = webhook_attempt(job=job, event=event, attempt=attempt)
+    if outcome.retry_in is not None:
+        deliver_webhook.apply_async(args=(job_id, event, attempt + 1), countdown=outcome.retry_in)
+        return f"attempt {attempt} failed ({outcome.delivery.error}); retry in {outcome.retry_in}s"
+    if outcome.delivery.succeeded:
+        return f"delivered on attempt {attempt}"
+    return f"attempt {attempt} failed ({outcome.delivery.error}); giving up"
+
+
+@shared_task(acks_late=True)
+def sweep() -> dict[str, int]:
+    return sweeper.sweep()
