@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from pcf.exceptions import ValidationError
 from pcf.timefmt import parse_iso
 from resources.models import Resource
-from resources.schemas import ID_PATTERN, STATUSES, TYPES
+from resources.schemas import STATUSES, TYPES, is_valid_id
 
 FILTER_KEYS = (
     "status",
@@ -82,9 +82,7 @@ def parse_filter(raw: Any, *, allowed_extra: tuple[str, ...] = ()) -> ResourceFi
         if not isinstance(raw_ids, list) or not all(isinstance(i, str) for i in raw_ids):
             problems.append({"field": "ids", "message": "ids must be a list of resource ids"})
         else:
-            import re
-
-            if any(not re.match(ID_PATTERN, i) for i in raw_ids):
+            if not all(is_valid_id(i) for i in raw_ids):
                 problems.append({"field": "ids", "message": "ids contains a malformed id"})
             ids = raw_ids
 

@@ -7,16 +7,25 @@ needs; errors come out as the contract's `details` list of `{"field", "message"}
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 
 from django.conf import settings
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from pcf.exceptions import ValidationError
 from resources.models import ResourceStatus, ResourceType
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_valid_id(value: str) -> bool:
+    """True when `value` could be a resource id (anything else can never match a row)."""
+    return _ID_RE.fullmatch(value) is not None
+
+
 TYPES = [choice.value for choice in ResourceType]
 STATUSES = [choice.value for choice in ResourceStatus]
 
@@ -30,8 +39,29 @@ def json_depth(value: Any) -> int:
     return 0
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000: refuse it here instead of failing the INSERT (500).
+    if "\x00" in value:
+        raise ValueError("Must not contain the NUL character (U+0000)")
+    return value
+
+
 def check_metadata(value: dict[str, Any]) -> dict[str, Any]:
-    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    try:
+        encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ValueError("metadata must be valid Unicode (no lone surrogates)") from None
+    size = len(encoded)
     if size > settings.PCF_METADATA_MAX_BYTES:
         raise ValueError(f"metadata is {size} bytes; at most {settings.PCF_METADATA_MAX_BYTES}")
     depth = json_depth(value)
@@ -39,10 +69,13 @@ def check_metadata(value: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"metadata is nested {depth} levels deep; at most {settings.PCF_METADATA_MAX_DEPTH}"
         )
+    # jsonb cannot hold U+0000 either, in keys or values.
+    if _has_nul(value):
+        raise ValueError("metadata must not contain the NUL character (U+0000)")
     return value
 
 
-Name = Annotated[StrictStr, Field(min_length=1, max_length=255)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=255), AfterValidator(_no_nul)]
 
 
 class ResourceCreate(BaseModel):

@@ -13,15 +13,23 @@ from pcf.exceptions import NotFound, ValidationError
 from pcf.models import ApiClient
 from resources.filters import ResourceFilter, apply_filter
 from resources.models import Resource
+from resources.schemas import is_valid_id
 
 
 def live_resources(*, tenant: ApiClient) -> QuerySet[Resource]:
     return Resource.objects.filter(tenant=tenant, deleted_at__isnull=True)
 
 
+def live_by_id(*, tenant: ApiClient, resource_id: str) -> QuerySet[Resource]:
+    """The live resource with this id (0 or 1 row). A malformed id (e.g. with U+0000,
+    which PostgreSQL refuses in a query) matches nothing instead of failing with a 500."""
+    queryset = live_resources(tenant=tenant)
+    return queryset.filter(public_id=resource_id) if is_valid_id(resource_id) else queryset.none()
+
+
 def resource_get(*, tenant: ApiClient, resource_id: str) -> Resource:
     """Return the live resource, or raise NotFound (also for another tenant's id)."""
-    resource = live_resources(tenant=tenant).filter(public_id=resource_id).first()
+    resource = live_by_id(tenant=tenant, resource_id=resource_id).first()
     if resource is None:
         raise NotFound(f"Resource {resource_id!r} not found")
     return resource
@@ -29,7 +37,8 @@ def resource_get(*, tenant: ApiClient, resource_id: str) -> Resource:
 
 def resources_by_ids(*, tenant: ApiClient, ids: Iterable[str]) -> dict[str, Resource]:
     """One query for many ids (GraphQL's DataLoader); missing ones are simply absent."""
-    return {r.public_id: r for r in live_resources(tenant=tenant).filter(public_id__in=list(ids))}
+    wanted = [i for i in ids if is_valid_id(i)]
+    return {r.public_id: r for r in live_resources(tenant=tenant).filter(public_id__in=wanted)}
 
 
 def encode_cursor(seq: int) -> str:

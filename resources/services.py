@@ -9,12 +9,18 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from pcf.exceptions import Conflict, NotFound
+from pcf.exceptions import Conflict, NotFound, field_error
 from pcf.models import ApiClient
 from resources.merge import merge_patch
 from resources.models import Resource
-from resources.schemas import ResourceCreate, ResourcePatch, parse_create, parse_patch
-from resources.selectors import live_resources
+from resources.schemas import (
+    ResourceCreate,
+    ResourcePatch,
+    check_metadata,
+    parse_create,
+    parse_patch,
+)
+from resources.selectors import live_by_id
 
 ID_PREFIX = "res_"
 
@@ -58,7 +64,13 @@ def apply_patch(resource: Resource, patch: ResourcePatch) -> None:
     if patch.status is not None:
         resource.status = patch.status.value
     if patch.metadata is not None:
-        resource.metadata = merge_patch(resource.metadata, patch.metadata)
+        merged = merge_patch(resource.metadata, patch.metadata)
+        # The limits hold for the stored result too: two halves may each fit but not together.
+        try:
+            check_metadata(merged)
+        except ValueError as exc:
+            raise field_error("metadata", str(exc)) from None
+        resource.metadata = merged
     resource.updated_at = timezone.now()
 
 
@@ -66,9 +78,7 @@ def apply_patch(resource: Resource, patch: ResourcePatch) -> None:
 def resource_update(*, tenant: ApiClient, resource_id: str, data: Any) -> Resource:
     """Apply a partial update (metadata by RFC 7396 merge) under a row lock."""
     patch = parse_patch(data)
-    resource = (
-        live_resources(tenant=tenant).select_for_update().filter(public_id=resource_id).first()
-    )
+    resource = live_by_id(tenant=tenant, resource_id=resource_id).select_for_update().first()
     if resource is None:
         raise NotFound(f"Resource {resource_id!r} not found")
     apply_patch(resource, patch)
@@ -79,7 +89,7 @@ def resource_update(*, tenant: ApiClient, resource_id: str, data: Any) -> Resour
 @transaction.atomic
 def resource_delete(*, tenant: ApiClient, resource_id: str, soft: bool = False) -> None:
     """Delete, or with `soft` mark deleted (the id stays taken). NotFound if not live."""
-    queryset = live_resources(tenant=tenant).filter(public_id=resource_id)
+    queryset = live_by_id(tenant=tenant, resource_id=resource_id)
     if soft:
         now = timezone.now()
         changed = queryset.update(deleted_at=now, updated_at=now)

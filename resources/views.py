@@ -46,6 +46,7 @@ class ResourceCollectionView(APIView):
             )
         ],
         responses={200: dict},
+        operation_id="resources_list",
     )
     def get(self, request: Request) -> Response:
         params: dict[str, Any] = {k: v for k, v in request.query_params.items()}
@@ -61,7 +62,7 @@ class ResourceCollectionView(APIView):
             {"data": [resource_data(r) for r in rows], "meta": {"next_cursor": next_cursor}}
         )
 
-    @extend_schema(request=dict, responses={201: dict})
+    @extend_schema(request=dict, responses={201: dict}, operation_id="resources_create")
     def post(self, request: Request) -> Response:
         resource = services.resource_create(tenant=tenant_of(request), data=request.data)
         return Response({"data": resource_data(resource)}, status=201)
