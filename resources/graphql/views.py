@@ -43,7 +43,9 @@ class PcfGraphQLView(AsyncGraphQLView[PcfContext, None]):
     allow_queries_via_get = False  # the contract is POST /graphql; GET serves GraphiQL (DEBUG)
     graphql_ide = "graphiql"
 
-    async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    async def dispatch(  # type: ignore[override]  # async view, as in strawberry's own
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
         if _wants_ide(request):
             # The page itself holds no data; queries from it still need the bearer token.
             if settings.DEBUG:
