@@ -47,7 +47,7 @@ CURL_EXAMPLE = """{
 @pytest.mark.django_db
 def test_basic_batch_request_answers_the_cookbook_response(api, make_resource):
     # given: the resource the example patches
-    make_resource("existing_123")
+    make_resource("existing_123", name="existing")
     # when: the curl example's body is posted as is
     response = api.generic("POST", "/v1/batch", CURL_EXAMPLE, content_type="application/json")
     # then: the cookbook's response shape, operation by operation
