@@ -8,3 +8,4 @@ class ResourcesConfig(AppConfig):
     def ready(self) -> None:
         # Registers the async batch chunk handler with the job engine.
         from resources.batch import handlers  # noqa: F401
+        from resources.bulk import handlers as bulk_handlers  # noqa: F401

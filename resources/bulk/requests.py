@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from jobs.webhooks import parse_webhook_option
 from pcf.exceptions import ValidationError
 from resources.filters import ResourceFilter, parse_filter
 from resources.schemas import ResourcePatch, parse_patch
@@ -80,9 +81,8 @@ def parse_options(raw: Any, *, allowed: tuple[str, ...]) -> BulkOptions:
         raise ValidationError("Invalid options", details=problems)
     webhook = None
     if options.get("webhook") is not None:
-        from jobs.webhooks import parse_webhook_option
-
-        webhook = parse_webhook_option(options["webhook"])
+        # Only a run that becomes a job notifies; checked up front all the same.
+        webhook = parse_webhook_option(options["webhook"], field="options.webhook")
     return BulkOptions(
         dry_run=options.get("dry_run", False),
         limit=limit,

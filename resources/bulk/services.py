@@ -33,7 +33,12 @@ if TYPE_CHECKING:
 
 # Rows per job chunk: one chunk is one transaction holding this many row locks. A
 # 1,000-row merge UPDATE takes tens of milliseconds here (docs/graphql.md, "Measured").
+# settings.PCF_BULK_CHUNK_ROWS overrides it (tests cut small sets into several chunks).
 BULK_CHUNK_ROWS = 1000
+
+
+def chunk_rows() -> int:
+    return int(getattr(settings, "PCF_BULK_CHUNK_ROWS", BULK_CHUNK_ROWS))
 
 
 @dataclass
@@ -269,7 +274,7 @@ def _start_job(
     from jobs.services import job_add_chunk, job_create, job_start
 
     job = job_create(tenant=tenant, type=job_type, options=options, webhook=webhook)
-    ranges = plan_ranges(tenant=tenant, spec=spec, limit=limit, rows_per_chunk=BULK_CHUNK_ROWS)
+    ranges = plan_ranges(tenant=tenant, spec=spec, limit=limit, rows_per_chunk=chunk_rows())
     offset = 0
     for seq, (first, last, rows) in enumerate(ranges):
         job_add_chunk(

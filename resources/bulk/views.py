@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from jobs.representation import job_accepted
 from pcf.auth import tenant_of
 from resources.bulk.requests import parse_bulk_delete, parse_bulk_update
 from resources.bulk.services import bulk_delete, bulk_update
@@ -17,10 +18,8 @@ class BulkUpdateView(APIView):
     def post(self, request: Request) -> Response:
         result = bulk_update(tenant=tenant_of(request), request=parse_bulk_update(request.data))
         if result.job is not None:
-            from jobs.representation import job_accepted
-
             return Response(job_accepted(result.job), status=202)
-        body = {
+        body: dict[str, object] = {
             "updated_count": result.updated_count,
             "duration_ms": result.duration_ms,
             "details": {
@@ -44,8 +43,6 @@ class BulkDeleteView(APIView):
     def post(self, request: Request) -> Response:
         result = bulk_delete(tenant=tenant_of(request), request=parse_bulk_delete(request.data))
         if result.job is not None:
-            from jobs.representation import job_accepted
-
             return Response(job_accepted(result.job), status=202)
         body: dict[str, object] = {
             "deleted_count": len(result.deleted_ids),
