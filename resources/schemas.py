@@ -31,12 +31,22 @@ STATUSES = [choice.value for choice in ResourceStatus]
 
 
 def json_depth(value: Any) -> int:
-    """Nesting depth of containers: a flat object is 1, a scalar 0."""
-    if isinstance(value, dict):
-        return 1 + max((json_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((json_depth(v) for v in value), default=0)
-    return 0
+    """Nesting depth of containers: a flat object is 1, a scalar 0.
+
+    Iterative: a body nested hundreds deep must be a 400, not a RecursionError (500)."""
+    depth = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        depth = max(depth, level)
+        stack.extend((child, level + 1) for child in children)
+    return depth
 
 
 def _has_nul(value: Any) -> bool:
@@ -57,6 +67,12 @@ def _no_nul(value: str) -> str:
 
 
 def check_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    # Depth first: json.dumps of a very deep value would itself hit the recursion limit.
+    depth = json_depth(value)
+    if depth > settings.PCF_METADATA_MAX_DEPTH:
+        raise ValueError(
+            f"metadata is nested {depth} levels deep; at most {settings.PCF_METADATA_MAX_DEPTH}"
+        )
     try:
         encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
     except UnicodeEncodeError:
@@ -64,11 +80,6 @@ def check_metadata(value: dict[str, Any]) -> dict[str, Any]:
     size = len(encoded)
     if size > settings.PCF_METADATA_MAX_BYTES:
         raise ValueError(f"metadata is {size} bytes; at most {settings.PCF_METADATA_MAX_BYTES}")
-    depth = json_depth(value)
-    if depth > settings.PCF_METADATA_MAX_DEPTH:
-        raise ValueError(
-            f"metadata is nested {depth} levels deep; at most {settings.PCF_METADATA_MAX_DEPTH}"
-        )
     # jsonb cannot hold U+0000 either, in keys or values.
     if _has_nul(value):
         raise ValueError("metadata must not contain the NUL character (U+0000)")

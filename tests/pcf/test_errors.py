@@ -55,6 +55,23 @@ def test_malformed_json_is_400(api: APIClient, body: str) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("depth", [20, 600, 900, 1_000, 100_000])
+def test_absurdly_nested_json_is_400_not_500(api: APIClient, depth: int) -> None:
+    # given a body nested far beyond any limit (as metadata, and as the whole body)
+    nested = "[" * depth + "]" * depth
+    in_metadata = '{"name": "x", "type": "document", "metadata": {"a": ' + nested + "}}"
+    # when posted
+    responses = [
+        api.generic("POST", "/v1/resources", body, content_type="application/json")
+        for body in (in_metadata, nested)
+    ]
+    # then 400 each time (Python's json and json.dumps raise RecursionError past some
+    # hundreds of levels, which used to escape as a 500)
+    for response in responses:
+        assert_error(response, 400, "VALIDATION_ERROR")
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "body", ["[]", '[{"name": "x", "type": "document"}]', '"text"', "42", "null"]
 )
