@@ -1,0 +1,137 @@
+"""Chunk handlers for `csv_import` and `bulk_import` jobs (run by jobs' chunk task,
+inside the chunk's transaction). Registered from ImportsConfig.ready()."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from imports.apply import Pending, apply_rows
+from imports.rows import BoundColumn, CellProblem, validate_cells
+from jobs.handlers import ChunkOutcome, RowError, register_chunk_handler
+from jobs.models import Chunk, Job
+from pcf.exceptions import ValidationError
+from resources.bulk_write import RowValues
+from resources.schemas import ResourceCreate, parse_create
+
+
+def csv_rows(text: str) -> csv.reader:  # type: ignore[valid-type]
+    """The chunk's CSV text as rows of cells (quoted newlines and CRLF handled)."""
+    return csv.reader(io.StringIO(text, newline=""))
+
+
+def csv_columns(options: dict[str, Any]) -> tuple[list[str], list[BoundColumn]]:
+    header = list(options["header"])
+    return header, [BoundColumn(field=f, index=i, json=j) for f, i, j in options["columns"]]
+
+
+def original_values(header: list[str], cells: list[str]) -> dict[str, str]:
+    values = dict(zip(header, cells, strict=False))
+    for position, extra in enumerate(cells[len(header) :], start=len(header) + 1):
+        values[f"column_{position}"] = extra
+    return values
+
+
+def csv_row_errors(
+    row: int, header: list[str], cells: list[str], problems: list[CellProblem]
+) -> list[RowError]:
+    values = original_values(header, cells)
+    return [RowError(field=p.field, message=p.message, row=row, values=values) for p in problems]
+
+
+@register_chunk_handler("csv_import")
+def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
+    """Validate the chunk's rows once, then write the valid ones in one go."""
+    options = job.options
+    header, columns = csv_columns(options)
+    width = len(header)
+    pending: list[Pending] = []
+    errors: list[RowError] = []
+    invalid = 0
+    row = chunk.row_offset
+    for cells in csv_rows(chunk.payload_text or ""):
+        if not cells:
+            continue  # blank lines are not rows (the upload drops them already)
+        row += 1
+        values, problems = validate_cells(cells, columns, width)
+        if values is None:
+            invalid += 1
+            errors.extend(csv_row_errors(row, header, cells, problems))
+        else:
+            pending.append(Pending(values=values, row=row, index=None, original=cells))
+    if errors or options.get("upsert") or any(p.values.id for p in pending):
+        # Conflicts are reported with the original values; map them to columns once.
+        pending = [
+            Pending(p.values, p.row, None, original_values(header, p.original)) for p in pending
+        ]
+    return apply_rows(
+        tenant=job.tenant,
+        rows=pending,
+        errors=errors,
+        invalid=invalid,
+        upsert=bool(options.get("upsert")),
+        upsert_key=options.get("upsert_key", "name"),
+        dry_run=bool(options.get("dry_run")),
+    )
+
+
+def values_from_item(item: Any) -> tuple[RowValues | None, list[dict[str, str]]]:
+    """Validate one JSON item with the shared schema; return its row values or problems."""
+    try:
+        spec = parse_create(item)
+    except ValidationError as exc:
+        return None, exc.details
+    return row_values(spec)
+
+
+def row_values(spec: ResourceCreate) -> tuple[RowValues | None, list[dict[str, str]]]:
+    given = spec.model_fields_set
+    metadata = None
+    if "metadata" in given:
+        metadata = json.dumps(spec.metadata, separators=(",", ":"), ensure_ascii=False)
+        # PostgreSQL refuses NUL in jsonb and lone surrogates anywhere.
+        if "\\u0000" in metadata:
+            return None, [
+                {"field": "metadata", "message": "Metadata must not contain NUL characters"}
+            ]
+        try:
+            metadata.encode()
+        except UnicodeEncodeError:
+            return None, [
+                {"field": "metadata", "message": "Metadata contains an invalid Unicode escape"}
+            ]
+    if "\x00" in spec.name:
+        return None, [{"field": "name", "message": "Name must not contain NUL characters"}]
+    status = spec.status.value if "status" in given else None
+    return RowValues(spec.id, spec.name, spec.type.value, status, metadata), []
+
+
+@register_chunk_handler("bulk_import")
+def import_bulk_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
+    """The JSON twin of import_csv_chunk: items are validated by resources.schemas."""
+    options = job.options
+    pending: list[Pending] = []
+    errors: list[RowError] = []
+    invalid = 0
+    for offset, item in enumerate(chunk.payload or []):
+        index = chunk.row_offset + offset
+        values, problems = values_from_item(item)
+        if values is None:
+            invalid += 1
+            errors.extend(
+                RowError(field=p["field"], message=p["message"], index=index, values=item)
+                for p in problems
+            )
+        else:
+            pending.append(Pending(values=values, row=None, index=index, original=item))
+    return apply_rows(
+        tenant=job.tenant,
+        rows=pending,
+        errors=errors,
+        invalid=invalid,
+        upsert=bool(options.get("upsert")),
+        upsert_key=options.get("upsert_key", "name"),
+        dry_run=False,
+    )

@@ -1,0 +1,212 @@
+"""Starting imports: a CSV stream or a JSON list becomes a job with chunks in PostgreSQL.
+
+CSV: the upload is cut into chunks as it is read, so memory stays at one chunk whatever
+the file size. `lenient` dispatches each chunk as soon as it is stored (workers write
+while the upload is still being read); `strict` validates every row here first and
+dispatches only when the whole file is valid, else fails the job and writes nothing."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from imports.csv_stream import decoded_text, plain_bytes, record_batches
+from imports.handlers import csv_row_errors, values_from_item
+from imports.options import BulkImportOptions, CsvImportOptions, parse_bulk_options
+from imports.rows import BoundColumn, bind_mapping, header_of, validate_cells
+from jobs.handlers import RowError
+from jobs.models import Job
+from jobs.services import job_add_chunk, job_create, job_fail, job_start
+from pcf.exceptions import BatchTooLarge, PcfError, ValidationError
+from pcf.models import ApiClient
+
+# A failed strict import stores this many row errors (the count covers all of them):
+# the web process must not hold a million error rows for a million bad rows.
+STRICT_ERRORS_KEPT = 10_000
+
+
+class _CsvChunker:
+    """Collects records into chunks of `chunk_size` and stores each as it fills."""
+
+    def __init__(
+        self,
+        *,
+        tenant: ApiClient,
+        options: CsvImportOptions,
+        header: list[str],
+        columns: list[BoundColumn],
+    ) -> None:
+        self.tenant = tenant
+        self.options = options
+        self.header = header
+        self.columns = columns
+        self.job: Job | None = None
+        self.records: list[str] = []
+        self.total = 0
+        self.seq = 0
+        self.invalid = 0
+        self.errors: list[RowError] = []
+
+    def add(self, records: list[str]) -> None:
+        self.records.extend(records)
+        size = self.options.chunk_size
+        while len(self.records) >= size:
+            self._store(self.records[:size])
+            del self.records[:size]
+
+    def finish(self) -> None:
+        if self.records:
+            self._store(self.records)
+            self.records = []
+
+    def _store(self, records: list[str]) -> None:
+        if self.job is None:
+            self.job = job_create(
+                tenant=self.tenant,
+                type="csv_import",
+                options={
+                    **self.options.as_job_options(),
+                    "header": self.header,
+                    "columns": [[c.field, c.index, c.json] for c in self.columns],
+                },
+                webhook=self.options.webhook,
+            )
+        if self.options.strict:
+            self._validate(records)
+        job_add_chunk(
+            job=self.job,
+            seq=self.seq,
+            row_offset=self.total,
+            row_count=len(records),
+            payload_text="".join(records),
+            # Strict waits for the whole file; lenient lets workers start right away.
+            dispatch=not self.options.strict,
+        )
+        self.seq += 1
+        self.total += len(records)
+
+    def _validate(self, records: list[str]) -> None:
+        width = len(self.header)
+        row = self.total
+        for cells in csv.reader(records):
+            row += 1
+            values, problems = validate_cells(cells, self.columns, width)
+            if values is None:
+                self.invalid += 1
+                if len(self.errors) < STRICT_ERRORS_KEPT:
+                    self.errors.extend(csv_row_errors(row, self.header, cells, problems))
+
+
+def csv_import_start(
+    *, tenant: ApiClient, options: CsvImportOptions, pieces: Iterable[bytes]
+) -> tuple[Job, int]:
+    """Read a CSV upload (byte pieces, gzip or not) into a job; return it and its row
+    count. Raises ValidationError for an empty, header-only, undecodable or malformed
+    file, or a mapped column the header lacks; PayloadTooLarge past the size cap. A
+    problem found after chunks were stored also fails the job (lenient chunks already
+    dispatched may have written their rows)."""
+    texts = decoded_text(plain_bytes(pieces, max_bytes=int(settings.PCF_IMPORT_MAX_BYTES)))
+    chunker: _CsvChunker | None = None
+    try:
+        for batch in record_batches(texts):
+            if chunker is None:
+                header = header_of(next(csv.reader(batch[:1])))
+                columns = bind_mapping(options.mapping, header)
+                chunker = _CsvChunker(
+                    tenant=tenant, options=options, header=header, columns=columns
+                )
+                batch = batch[1:]
+            chunker.add(batch)
+        if chunker is None:
+            raise ValidationError(details=[{"field": "file", "message": "The file is empty"}])
+        chunker.finish()
+    except PcfError as error:
+        if chunker is not None and chunker.job is not None:
+            job_fail(job=chunker.job, message=f"Upload rejected: {error.message}")
+        raise
+    except csv.Error as exc:
+        error = ValidationError(details=[{"field": "file", "message": f"Malformed CSV: {exc}"}])
+        if chunker is not None and chunker.job is not None:
+            job_fail(job=chunker.job, message=f"Upload rejected: {error.details[0]['message']}")
+        raise error from None
+    if chunker.job is None:
+        raise ValidationError(
+            details=[{"field": "file", "message": "The file has a header but no data rows"}]
+        )
+    job = chunker.job
+    if chunker.invalid:
+        job_fail(
+            job=job,
+            message=(
+                f"Strict validation failed: {chunker.invalid} of {chunker.total} rows are "
+                "invalid; nothing was written"
+            ),
+            errors=chunker.errors,
+        )
+        # The job's counters tell the whole story even when not every error row is kept.
+        Job.objects.filter(pk=job.pk).update(
+            total=chunker.total, processed=chunker.total, failed=chunker.invalid
+        )
+    else:
+        job_start(job=job, total=chunker.total)
+    job.refresh_from_db()
+    return job, chunker.total
+
+
+def _items_of(body: Any) -> tuple[list[Any], Any]:
+    if not isinstance(body, dict):
+        raise ValidationError("The body must be a JSON object")
+    unknown = sorted(set(body) - {"resources", "options"})
+    if unknown:
+        raise ValidationError(details=[{"field": k, "message": "Unknown field"} for k in unknown])
+    items = body.get("resources")
+    if not isinstance(items, list):
+        raise ValidationError(details=[{"field": "resources", "message": "Must be a list"}])
+    if not items:
+        raise ValidationError(details=[{"field": "resources", "message": "Must not be empty"}])
+    limit = int(settings.PCF_BULK_MAX_ITEMS)
+    if len(items) > limit:
+        raise BatchTooLarge(f"{len(items)} resources; at most {limit} per bulk import")
+    return items, body.get("options")
+
+
+def _check_all(items: list[Any], options: BulkImportOptions) -> None:
+    details: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        values, problems = values_from_item(item)
+        details.extend({"index": index, **p} for p in problems)
+        if values is not None and options.upsert and options.upsert_key == "id" and not values.id:
+            details.append(
+                {"index": index, "field": "id", "message": "id is required to upsert by id"}
+            )
+    if details:
+        failed = len({d["index"] for d in details})
+        raise ValidationError(
+            f"{failed} of {len(items)} resources are invalid; nothing was imported", details=details
+        )
+
+
+@transaction.atomic
+def bulk_import_start(*, tenant: ApiClient, body: Any) -> Job:
+    """Turn a JSON bulk import into a job: chunks are stored and dispatched on commit.
+    With validate_before_import every item is checked first (400 listing each bad
+    item's index and field, nothing stored)."""
+    items, raw_options = _items_of(body)
+    options = parse_bulk_options(raw_options)
+    if options.validate_before_import:
+        _check_all(items, options)
+    job = job_create(
+        tenant=tenant, type="bulk_import", options=options.as_job_options(), webhook=options.webhook
+    )
+    size = options.chunk_size
+    for seq, start in enumerate(range(0, len(items), size)):
+        part = items[start : start + size]
+        job_add_chunk(
+            job=job, seq=seq, row_offset=start, row_count=len(part), payload=part, dispatch=False
+        )
+    job_start(job=job, total=len(items))
+    return job
