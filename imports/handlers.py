@@ -82,7 +82,9 @@ def values_from_item(item: Any) -> tuple[RowValues | None, list[dict[str, str]]]
     try:
         spec = parse_create(item)
     except ValidationError as exc:
-        return None, exc.details
+        if not isinstance(item, dict):
+            return None, [{"field": "", "message": "Each resource must be a JSON object"}]
+        return None, exc.details or [{"field": "", "message": exc.message}]
     return row_values(spec)
 
 
