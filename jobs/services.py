@@ -36,7 +36,7 @@ from jobs.models import (
     chunk_task_id,
 )
 from pcf.exceptions import Conflict, ValidationError
-from pcf.models import ApiClient
+from pcf.models import ApiClient, new_webhook_secret
 
 logger = logging.getLogger("pcf.jobs")
 
@@ -419,3 +419,10 @@ def job_rerun_failed_chunks(*, job: Job) -> int:
     )
     _send_on_commit([(c.pk, locked.id, c.seq) for c in failed])
     return len(failed)
+
+
+def webhook_secret_rotate(*, tenant: ApiClient) -> str:
+    """Give the tenant a new signing secret; deliveries from now on use it."""
+    tenant.webhook_secret = new_webhook_secret()
+    tenant.save(update_fields=["webhook_secret"])
+    return tenant.webhook_secret

@@ -1,0 +1,127 @@
+"""Reads of jobs, always within one tenant: another tenant's job is NotFound."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from jobs.models import Chunk, ChunkStatus, Job, JobError, JobStatus, JobType, WebhookDelivery
+from pcf.exceptions import NotFound, ValidationError
+from pcf.models import ApiClient
+from pcf.timefmt import parse_iso
+from resources.selectors import parse_limit
+
+__all__ = ["parse_limit"]
+
+
+def job_get(*, tenant: ApiClient, job_id: str) -> Job:
+    job = Job.objects.filter(tenant=tenant, pk=job_id).first()
+    if job is None:
+        raise NotFound(f"Job {job_id!r} not found")
+    return job
+
+
+def _bad_cursor() -> ValidationError:
+    return ValidationError(details=[{"field": "cursor", "message": "Invalid cursor"}])
+
+
+def _encode(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _bad_cursor() from None
+
+
+def _choice(name: str, raw: str | None, choices: list[str]) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if raw not in choices:
+        raise ValidationError(
+            details=[{"field": name, "message": f"Must be one of {', '.join(choices)}"}]
+        )
+    return raw
+
+
+def job_list(
+    *, tenant: ApiClient, status: str | None, type: str | None, limit: int, cursor: str | None
+) -> tuple[list[Job], str | None]:
+    """Newest first; keyset pagination on (created_at, id)."""
+    queryset = Job.objects.filter(tenant=tenant)
+    if chosen := _choice("status", status, JobStatus.values):
+        queryset = queryset.filter(status=chosen)
+    if chosen := _choice("type", type, JobType.values):
+        queryset = queryset.filter(type=chosen)
+    if cursor:
+        stamp, _, last_id = _decode(cursor).partition("|")
+        created = parse_iso(stamp)
+        if created is None or not last_id:
+            raise _bad_cursor()
+        queryset = queryset.filter(
+            Q(created_at__lt=created) | Q(created_at=created, id__lt=last_id)
+        )
+    rows = list(queryset.order_by("-created_at", "-id")[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = _encode(f"{_stamp(last.created_at)}|{last.id}")
+    return rows[:limit], next_cursor
+
+
+def _stamp(value: datetime) -> str:
+    return value.isoformat()
+
+
+def job_errors_page(
+    *, job: Job, limit: int, cursor: str | None
+) -> tuple[list[JobError], str | None]:
+    queryset = JobError.objects.filter(job=job)
+    if cursor:
+        try:
+            after = int(_decode(cursor).removeprefix("e:"))
+        except ValueError:
+            raise _bad_cursor() from None
+        queryset = queryset.filter(pk__gt=after)
+    rows = list(queryset.order_by("pk")[: limit + 1])
+    next_cursor = _encode(f"e:{rows[limit - 1].pk}") if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def job_errors_all(*, job: Job, batch: int = 2000) -> Iterator[JobError]:
+    """Every error row in order, read in keyset batches (for the CSV download)."""
+    after = 0
+    while True:
+        rows = list(JobError.objects.filter(job=job, pk__gt=after).order_by("pk")[:batch])
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1].pk
+
+
+def job_results(*, job: Job) -> dict[str, Any]:
+    """Per-item results of every chunk in seq order, with numeric meta summed."""
+    results: list[Any] = []
+    meta: dict[str, Any] = {}
+    chunks = Chunk.objects.filter(job=job, status=ChunkStatus.DONE).order_by("seq")
+    for result in chunks.values_list("result", flat=True).iterator():
+        if not result:
+            continue
+        results.extend(result.get("results") or [])
+        for key, value in (result.get("meta") or {}).items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                meta[key] = meta.get(key, 0) + value
+            else:
+                meta.setdefault(key, value)
+    return {"results": results, "meta": meta}
+
+
+def job_deliveries(*, job: Job) -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.filter(job=job).order_by("pk")

@@ -1,0 +1,131 @@
+"""GET /v1/jobs/{id}/progress: Server-Sent Events, served asynchronously (ASGI).
+
+One coroutine per stream, no thread: it waits on the job's Redis pub/sub channel and
+sends `progress` events (id = finished chunks, increasing), then one `complete`
+(completed) or `error` (failed, cancelled) event carrying the job object, and closes.
+PostgreSQL stays the truth: the stream starts from the job row, and re-reads it on
+every heartbeat, so a missed message (Redis restarted, flushed) only delays an event.
+`Last-Event-ID` resumes: only progress newer than that id is sent."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+
+from jobs import progress
+from jobs.models import Job, JobStatus
+from jobs.representation import job_data
+from pcf.auth import aclient_from_header
+from pcf.errors import as_pcf_error, error_response
+from pcf.exceptions import MethodNotAllowed, NotFound
+from pcf.redis import async_redis_client
+
+logger = logging.getLogger("pcf.jobs.sse")
+
+RETRY_MS = 3000
+FINAL_EVENT_ID = "final"
+PROGRESS_FIELDS = ("processed", "total", "percentage", "successful", "failed", "status")
+
+
+def _event(name: str, data: dict[str, Any], event_id: str) -> str:
+    return f"id: {event_id}\nevent: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _last_event_seq(raw: str | None) -> int:
+    try:
+        return int(raw) if raw else -1
+    except ValueError:
+        return -1  # "final" or junk: start from the current state
+
+
+async def _load(job_id: str) -> Job | None:
+    return await Job.objects.filter(pk=job_id).afirst()
+
+
+def _final_event(job: Job) -> str:
+    name = "complete" if job.status == JobStatus.COMPLETED else "error"
+    return _event(name, job_data(job), FINAL_EVENT_ID)
+
+
+async def _stream(job_id: str, after_seq: int) -> AsyncIterator[str]:
+    client = async_redis_client()
+    pubsub = client.pubsub()
+    heartbeat = float(settings.PCF_SSE_HEARTBEAT_SECONDS)
+    sent = after_seq
+    try:
+        try:
+            # Subscribe before reading the row, so nothing between the two is missed.
+            await pubsub.subscribe(progress.channel(job_id))
+        except redis.RedisError:
+            logger.warning("SSE for %s without pub/sub (Redis unavailable)", job_id)
+        yield f"retry: {RETRY_MS}\n\n"
+        job = await _load(job_id)
+        if job is None:
+            return
+        snapshot = progress.snapshot(job)
+        while True:
+            if snapshot["seq"] > sent:
+                data = {key: snapshot[key] for key in PROGRESS_FIELDS}
+                yield _event("progress", data, str(snapshot["seq"]))
+                sent = snapshot["seq"]
+            if job is not None and job.is_finished:
+                yield _final_event(job)
+                return
+            message = await _next_message(pubsub, heartbeat)
+            if message is None:
+                yield ": heartbeat\n\n"
+                job = await _load(job_id)  # reconcile with the truth
+            else:
+                snapshot, job = json.loads(message), None
+                if snapshot.get("status") not in ("queued", "processing"):
+                    job = await _load(job_id)
+            if job is not None:
+                snapshot = progress.snapshot(job)
+            elif message is None:
+                return  # the job is gone
+    finally:
+        try:
+            await pubsub.aclose()
+            await client.aclose()
+        except (redis.RedisError, RuntimeError):
+            pass
+
+
+async def _next_message(pubsub: Any, timeout: float) -> str | None:
+    """The next published snapshot, or None after `timeout` seconds (heartbeat time)."""
+    if not pubsub.subscribed:
+        import asyncio
+
+        await asyncio.sleep(timeout)
+        return None
+    try:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
+    except redis.RedisError:
+        return None
+    return message["data"] if message else None
+
+
+async def job_progress(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The async view (errors in the contract shape, 404 for another tenant's job)."""
+    try:
+        if request.method != "GET":
+            raise MethodNotAllowed(f"Method {request.method} not allowed")
+        tenant = await aclient_from_header(request.headers.get("Authorization"))
+        exists = await Job.objects.filter(pk=job_id, tenant=tenant).aexists()
+        if not exists:
+            raise NotFound(f"Job {job_id!r} not found")
+    except Exception as exc:  # every failure answers in the contract shape
+        return error_response(as_pcf_error(exc))
+    after = _last_event_seq(request.headers.get("Last-Event-ID"))
+    # Never compressed: GZipMiddleware would buffer the stream.
+    request.META.pop("HTTP_ACCEPT_ENCODING", None)
+    response = StreamingHttpResponse(_stream(job_id, after), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: do not buffer
+    return response

@@ -1,0 +1,62 @@
+"""Chunk handlers for the engine's tests, registered under `test.*` names (a job keeps
+one of the contract's types and picks one of these with `handler=`).
+
+Imported by test worker processes through PCF_EXTRA_HANDLER_MODULES (see
+tests/worker_fixtures.py) and by the test process itself."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from django.db import OperationalError
+
+from jobs.handlers import ChunkOutcome, RowError, register_chunk_handler
+from pcf.redis import redis_client
+from resources.bulk_write import resources_insert_many
+from resources.schemas import parse_create
+
+if TYPE_CHECKING:
+    from jobs.models import Chunk, Job
+
+
+def written_key(chunk_id: int) -> str:
+    return f"pcf:test:chunk-written:{chunk_id}"
+
+
+@register_chunk_handler("test.rows")
+def create_rows(job: Job, chunk: Chunk) -> ChunkOutcome:
+    """Payload {"names": [...], "sleep": s}: one resource per name; names starting with
+    "bad" are row errors. Sleeps after writing, so a test can kill a worker mid-chunk."""
+    payload = chunk.payload or {}
+    specs, errors = [], []
+    for position, name in enumerate(payload["names"]):
+        row = chunk.row_offset + position + 1
+        if name.startswith("bad"):
+            errors.append(RowError(field="name", message="bad name", row=row, values=[name]))
+        else:
+            specs.append(parse_create({"name": name, "type": "document"}))
+    resources_insert_many(tenant=job.tenant, specs=specs)
+    redis_client().set(written_key(chunk.pk), "1", ex=300)
+    time.sleep(float(payload.get("sleep", 0)))
+    return ChunkOutcome(
+        successful=len(specs),
+        failed=len(errors),
+        errors=errors,
+        results=[{"name": s.name} for s in specs],
+        meta={"successful": len(specs), "failed": len(errors)},
+        fail_job=payload.get("fail_job"),
+    )
+
+
+@register_chunk_handler("test.flaky")
+def flaky(job: Job, chunk: Chunk) -> ChunkOutcome:
+    """Fails like a serialization failure on its first `fail_times` attempts."""
+    if chunk.attempts <= int((chunk.payload or {}).get("fail_times", 1)):
+        raise OperationalError("could not serialize access due to concurrent update (test)")
+    return ChunkOutcome(successful=chunk.row_count, failed=0)
+
+
+@register_chunk_handler("test.noop")
+def noop(job: Job, chunk: Chunk) -> ChunkOutcome:
+    return ChunkOutcome(successful=chunk.row_count, failed=0)
