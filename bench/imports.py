@@ -1,0 +1,504 @@
+"""Import benchmark: raw `psql \\copy`, Django bulk_create, django-import-export (bulk
+mode) and PCF's full path (HTTP upload to uvicorn -> job -> chunk tasks on a Celery
+worker with 2 processes -> rows committed), interleaved per file size in one run.
+
+    BENCH_ROWS=100000,1000000 BENCH_PCF_MODES=lenient,strict python -m bench.imports
+
+Each method runs in its own process so its peak RSS is its own. Results are printed
+and written to bench/results/imports-<time>.json."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+RESULTS = ROOT / "bench" / "results"
+TYPES = ["document", "image", "video", "audio", "other"]
+STATUSES = ["draft", "active", "published", "archived"]
+PEER_MAX_ROWS = 100_000  # bulk_create and import-export run on the 100k file only
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pcf.settings")
+    import django
+
+    django.setup()
+
+
+# --- data ---------------------------------------------------------------------------
+
+
+def csv_file(rows: int) -> Path:
+    """bench/data/resources_<rows>.csv (generated once; gitignored)."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"resources_{rows}.csv"
+    if path.exists():
+        return path
+    rng = random.Random(rows)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["name", "type", "status", "metadata"])
+        for i in range(rows):
+            metadata = {"source": "bench", "n": i, "tags": [rng.choice(TYPES), "x"]}
+            writer.writerow(
+                [
+                    f"Resource {i}, batch {i // 1000}",
+                    rng.choice(TYPES),
+                    rng.choice(STATUSES),
+                    json.dumps(metadata, separators=(",", ":")),
+                ]
+            )
+    tmp.rename(path)
+    return path
+
+
+# --- measuring ----------------------------------------------------------------------
+
+
+class PeakRss:
+    """Polls processes' RSS (with their children) and keeps the peak, in MB."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[str, float] = {}
+
+    def sample(self, name: str, pid: int) -> None:
+        try:
+            proc = psutil.Process(pid)
+            rss = proc.memory_info().rss
+            for child in proc.children(recursive=True):
+                rss = max(rss, child.memory_info().rss) if name == "workers" else rss + 0
+        except psutil.Error:
+            return
+        self.peaks[name] = max(self.peaks.get(name, 0.0), rss / 1e6)
+
+
+def run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run a child process; return (seconds, peak RSS MB, stdout)."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    peak = 0.0
+    while proc.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            peak = max(peak, psutil.Process(proc.pid).memory_info().rss / 1e6)
+        time.sleep(0.02)
+    elapsed = time.monotonic() - started
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[:4]} failed: {err[-2000:]}")
+    return elapsed, peak, out
+
+
+# --- raw psql \copy -----------------------------------------------------------------
+
+RAW_TABLE = """
+DROP TABLE IF EXISTS bench_raw_resource;
+DROP SEQUENCE IF EXISTS bench_raw_public;
+CREATE SEQUENCE bench_raw_public;
+CREATE TABLE bench_raw_resource (
+    seq bigserial PRIMARY KEY,
+    tenant_id integer NOT NULL DEFAULT 1,
+    public_id varchar(64) NOT NULL
+        DEFAULT 'res_' || lpad(to_hex(nextval('bench_raw_public')), 20, '0'),
+    name varchar(255) NOT NULL,
+    type varchar(16) NOT NULL,
+    status varchar(16) NOT NULL,
+    metadata jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    deleted_at timestamptz
+);
+CREATE UNIQUE INDEX bench_raw_tenant_public ON bench_raw_resource (tenant_id, public_id);
+CREATE INDEX bench_raw_live_name ON bench_raw_resource (tenant_id, name) WHERE deleted_at IS NULL;
+"""
+
+
+def psql_argv() -> list[str]:
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", str(params.get("dbname"))]
+    if params.get("host"):
+        argv += ["-h", str(params["host"])]
+    if params.get("port"):
+        argv += ["-p", str(params["port"])]
+    if params.get("user"):
+        argv += ["-U", str(params["user"])]
+    return argv
+
+
+def run_raw_copy(path: Path, rows: int) -> dict[str, Any]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(RAW_TABLE)
+    copy = f"\\copy bench_raw_resource (name, type, status, metadata) FROM '{path}' WITH (FORMAT csv, HEADER true)"  # noqa: E501
+    env = {
+        **os.environ,
+        "PGPASSWORD": str(connection.get_connection_params().get("password") or ""),
+    }
+    seconds, peak, _ = run_measured([*psql_argv(), "-c", copy], env=env)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM bench_raw_resource")
+        count = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE bench_raw_resource; DROP SEQUENCE bench_raw_public")
+    assert count == rows, (count, rows)
+    return {"seconds": seconds, "peak_mb": peak}
+
+
+# --- Django peers (each in a child process: `python -m bench.imports peer <kind> <file>`) ---
+
+
+def peer_main(kind: str, path: str, tenant_id: int) -> None:
+    setup_django()
+    from django.utils import timezone
+
+    from resources.models import Resource
+    from resources.services import new_resource_id
+
+    if kind == "bulk_create":
+        with open(path, newline="") as handle:
+            batch: list[Resource] = []
+            for row in csv.DictReader(handle):
+                now = timezone.now()
+                batch.append(
+                    Resource(
+                        tenant_id=tenant_id,
+                        public_id=new_resource_id(),
+                        name=row["name"],
+                        type=row["type"],
+                        status=row["status"],
+                        metadata=json.loads(row["metadata"]),
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                if len(batch) == 1000:
+                    Resource.objects.bulk_create(batch)
+                    batch = []
+            Resource.objects.bulk_create(batch)
+        return
+    if kind == "import_export":
+        import tablib
+        from import_export import fields, resources, widgets
+
+        class ResourceImport(resources.ModelResource):
+            metadata = fields.Field(
+                attribute="metadata", column_name="metadata", widget=widgets.JSONWidget()
+            )
+
+            class Meta:
+                model = Resource
+                fields = (
+                    "tenant",
+                    "public_id",
+                    "name",
+                    "type",
+                    "status",
+                    "metadata",
+                    "created_at",
+                    "updated_at",
+                )
+                import_id_fields = ("public_id",)
+                use_bulk = True
+                batch_size = 1000
+                force_init_instance = True  # new rows only: no lookup per row
+                skip_diff = True
+                report_skipped = False
+
+        with open(path, newline="") as handle:
+            dataset = tablib.Dataset().load(handle.read(), format="csv")
+        now = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
+        n = len(dataset)
+        dataset.append_col([tenant_id] * n, header="tenant")
+        dataset.append_col([new_resource_id() for _ in range(n)], header="public_id")
+        dataset.append_col([now] * n, header="created_at")
+        dataset.append_col([now] * n, header="updated_at")
+        result = ResourceImport().import_data(dataset, dry_run=False, raise_errors=True)
+        assert not result.has_errors()
+        return
+    raise SystemExit(f"unknown peer {kind}")
+
+
+def run_peer(kind: str, path: Path, rows: int) -> dict[str, Any]:
+    from pcf.models import ApiClient
+    from resources.models import Resource
+
+    tenant, _ = ApiClient.issue(f"bench-{kind}")
+    try:
+        seconds, peak, _ = run_measured(
+            [sys.executable, "-m", "bench.imports", "peer", kind, str(path), str(tenant.pk)]
+        )
+        count = Resource.objects.filter(tenant=tenant).count()
+        assert count == rows, (kind, count, rows)
+    finally:
+        Resource.objects.filter(tenant=tenant).delete()
+        tenant.delete()
+    return {"seconds": seconds, "peak_mb": peak}
+
+
+# --- PCF full path ----------------------------------------------------------------------
+
+
+class Stack:
+    """uvicorn (1 process) + a Celery worker with 2 pool processes, against this database."""
+
+    def __init__(self) -> None:
+        self.port = 18000 + os.getpid() % 1000
+        self.logs = Path(tempfile.mkdtemp(prefix="pcf-bench-"))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.web = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "pcf.asgi:application",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=open(self.logs / "web.log", "w"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+        )
+        self.worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "pcf",
+                "worker",
+                "-Q",
+                "chunks,celery,webhooks",
+                "-c",
+                "2",
+                "--prefetch-multiplier",
+                "1",
+                "-l",
+                "warning",
+                "-n",
+                f"bench{self.port}@%h",
+            ],
+            env=env,
+            stdout=open(self.logs / "worker.log", "w"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+        )
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn did not start; see {self.logs}")
+            time.sleep(0.2)
+        time.sleep(3)  # let the worker connect to the broker
+
+    def stop(self) -> None:
+        for proc in (self.web, self.worker):
+            proc.terminate()
+        for proc in (self.web, self.worker):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _multipart(path: Path, options: dict[str, Any]) -> tuple[Any, str]:
+    """A streaming multipart body (options first, so the server can pipeline)."""
+    boundary = "pcfbench" + os.urandom(8).hex()
+
+    def body() -> Any:
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="options"\r\n\r\n'
+            f"{json.dumps(options)}\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'  # noqa: E501
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        with open(path, "rb") as handle:
+            while piece := handle.read(1024 * 1024):
+                yield piece
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    return body(), f"multipart/form-data; boundary={boundary}"
+
+
+def run_pcf(stack: Stack, path: Path, rows: int, mode: str) -> dict[str, Any]:
+    import httpx
+
+    from jobs.models import Job
+    from pcf.models import ApiClient
+    from resources.models import Resource
+
+    tenant, token = ApiClient.issue(f"bench-pcf-{mode}")
+    peaks = PeakRss()
+    options = {"validation": mode, "chunk_size": 1000}
+    try:
+        body, content_type = _multipart(path, options)
+        started = time.monotonic()
+        import threading
+
+        answer: dict[str, Any] = {}
+
+        def send() -> None:
+            response = httpx.post(
+                f"http://127.0.0.1:{stack.port}/v1/import/resources",
+                content=body,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+                timeout=600,
+            )
+            answer["status"] = response.status_code
+            answer["body"] = response.json()
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        job_id = None
+        while True:
+            peaks.sample("web", stack.web.pid)
+            peaks.sample("workers", stack.worker.pid)
+            if job_id is None and "body" in answer:
+                if answer["status"] != 202:
+                    raise RuntimeError(f"upload failed: {answer}")
+                job_id = answer["body"]["job_id"]
+                upload_seconds = time.monotonic() - started
+            if job_id is not None:
+                job = Job.objects.get(pk=job_id)
+                if job.is_finished:
+                    break
+            time.sleep(0.05)
+        seconds = time.monotonic() - started
+        sender.join()
+        assert job.status == "completed" and job.successful == rows, (
+            job.status,
+            job.successful,
+            job.message,
+        )
+        count = Resource.objects.filter(tenant=tenant).count()
+        assert count == rows, (count, rows)
+        chunk_ms = sorted(job.chunks.values_list("duration_ms", flat=True))
+        chunk_p50 = chunk_ms[len(chunk_ms) // 2] if chunk_ms else 0
+    finally:
+        Resource.objects.filter(tenant=tenant).delete()
+        tenant.delete()
+    return {
+        "chunk_p50_ms": chunk_p50,
+        "chunk_sum_s": sum(chunk_ms) / 1000,
+        "seconds": seconds,
+        "upload_seconds": upload_seconds,
+        "peak_mb": peaks.peaks.get("web", 0.0),
+        "worker_peak_mb": peaks.peaks.get("workers", 0.0),
+    }
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        version = cursor.fetchone()[0]
+        settings = {}
+        for name in ("shared_buffers", "max_wal_size", "synchronous_commit", "wal_level"):
+            cursor.execute(f"SHOW {name}")
+            settings[name] = cursor.fetchone()[0]
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
+        "python": sys.version.split()[0],
+        "postgres": version,
+        "postgres_settings": settings,
+    }
+
+
+def main() -> None:
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    sizes = [int(s) for s in os.environ.get("BENCH_ROWS", "100000,1000000").split(",") if s]
+    modes = [m for m in os.environ.get("BENCH_PCF_MODES", "lenient,strict").split(",") if m]
+    info = machine()
+    print(f"machine: {info}")
+    results: list[dict[str, Any]] = []
+    stack = Stack()
+    try:
+        for rows in sizes:
+            path = csv_file(rows)
+            plan: list[tuple[str, Any]] = [
+                ("psql \\copy (raw)", lambda path=path, rows=rows: run_raw_copy(path, rows))
+            ]
+            for mode in modes:
+                plan.append(
+                    (
+                        f"PCF end to end ({mode})",
+                        lambda mode=mode, path=path, rows=rows: run_pcf(stack, path, rows, mode),
+                    )
+                )
+            if rows <= PEER_MAX_ROWS:
+                plan.append(
+                    (
+                        "Django bulk_create loop",
+                        lambda path=path, rows=rows: run_peer("bulk_create", path, rows),
+                    )
+                )
+                plan.append(
+                    (
+                        "django-import-export (bulk)",
+                        lambda path=path, rows=rows: run_peer("import_export", path, rows),
+                    )
+                )
+            for name, run in plan:
+                outcome = run()
+                outcome.update(method=name, rows=rows, rows_per_s=rows / outcome["seconds"])
+                results.append(outcome)
+                print(
+                    f"  {rows:>9,} {name:<30} {outcome['rows_per_s']:>10,.0f} rows/s  peak {outcome['peak_mb']:.0f} MB",  # noqa: E501
+                    flush=True,
+                )
+    finally:
+        stack.stop()
+    print()
+    print("| rows | method | rows/s | vs raw COPY | peak RSS (MB) |")
+    print("|---:|---|---:|---:|---:|")
+    for rows in sizes:
+        raw = next(r for r in results if r["rows"] == rows and r["method"].startswith("psql"))
+        for r in (r for r in results if r["rows"] == rows):
+            ratio = r["rows_per_s"] / raw["rows_per_s"]
+            extra = f" (workers {r['worker_peak_mb']:.0f})" if "worker_peak_mb" in r else ""
+            print(
+                f"| {rows:,} | {r['method']} | {r['rows_per_s']:,.0f} | {ratio:.0%} | {r['peak_mb']:.0f}{extra} |"  # noqa: E501
+            )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"imports-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps({"machine": info, "results": results}, indent=2))
+    print(f"\nwritten: {out}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "peer":
+        peer_main(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    else:
+        main()
