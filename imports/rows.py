@@ -85,10 +85,19 @@ def bind_mapping(mapping: Sequence[ColumnMap], header: Sequence[str]) -> list[Bo
     return [BoundColumn(field=m.field, index=position[m.column], json=m.json) for m in mapping]
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+# One decoder for all rows: json.loads(..., parse_constant=) would build one per call.
+# NaN/Infinity are refused because PostgreSQL's jsonb refuses them.
+_decode = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+
 def _metadata_text(raw: str) -> tuple[str | None, str | None]:
     """(JSON text safe to hand to PostgreSQL, error message)."""
     try:
-        value = json.loads(raw, parse_constant=_reject_constant)
+        value = _decode(raw)
     except (ValueError, RecursionError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         return None, f"Metadata is not valid JSON: {reason}"
@@ -117,13 +126,9 @@ def _metadata_text(raw: str) -> tuple[str | None, str | None]:
     return text, None
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed in JSON")
-
-
 def _json_cell(field: str, raw: str) -> tuple[Any, str | None]:
     try:
-        return json.loads(raw, parse_constant=_reject_constant), None
+        return _decode(raw), None
     except (ValueError, RecursionError):
         return None, f"{field} is not valid JSON"
 
