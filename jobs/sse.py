@@ -15,8 +15,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import redis
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.db import connection, connections
+from django.http import HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 from jobs import progress
 from jobs.models import Job, JobStatus
@@ -24,6 +27,7 @@ from jobs.representation import job_data
 from pcf.auth import aclient_from_header
 from pcf.errors import as_pcf_error, error_response
 from pcf.exceptions import MethodNotAllowed, NotFound
+from pcf.models import ApiClient
 from pcf.redis import async_redis_client
 
 logger = logging.getLogger("pcf.jobs.sse")
@@ -44,8 +48,27 @@ def _last_event_seq(raw: str | None) -> int:
         return -1  # "final" or junk: start from the current state
 
 
+def _load_job(job_id: str) -> Job | None:
+    try:
+        return Job.objects.filter(pk=job_id).first()
+    finally:
+        # Runs on a shared pool thread: hold no connection between reads.
+        connection.close()
+
+
 async def _load(job_id: str) -> Job | None:
-    return await Job.objects.filter(pk=job_id).afirst()
+    return await sync_to_async(_load_job, thread_sensitive=False)(job_id)
+
+
+async def _release_request_thread() -> None:
+    """Give back the thread Django's ASGI handler keeps for each request's sync work
+    (asgiref's per-request ThreadSensitiveContext), and its database connection, for as
+    long as the stream stays open; Django makes a new one lazily at the request's end."""
+    await sync_to_async(connections.close_all)()
+    context = SyncToAsync.thread_sensitive_context.get(None)
+    executor = SyncToAsync.context_to_thread_executor.pop(context, None) if context else None
+    if executor is not None:
+        executor.shutdown(wait=False)
 
 
 def _final_event(job: Job) -> str:
@@ -58,6 +81,7 @@ async def _stream(job_id: str, after_seq: int) -> AsyncIterator[str]:
     pubsub = client.pubsub()
     heartbeat = float(settings.PCF_SSE_HEARTBEAT_SECONDS)
     sent = after_seq
+    await _release_request_thread()
     try:
         try:
             # Subscribe before reading the row, so nothing between the two is missed.
@@ -111,13 +135,20 @@ async def _next_message(pubsub: Any, timeout: float) -> str | None:
     return message["data"] if message else None
 
 
-async def job_progress(request: HttpRequest, job_id: str) -> HttpResponse:
+def _job_exists(tenant: ApiClient, job_id: str) -> bool:
+    try:
+        return Job.objects.filter(pk=job_id, tenant=tenant).exists()
+    finally:
+        connection.close()
+
+
+async def job_progress(request: HttpRequest, job_id: str) -> HttpResponseBase:
     """The async view (errors in the contract shape, 404 for another tenant's job)."""
     try:
         if request.method != "GET":
             raise MethodNotAllowed(f"Method {request.method} not allowed")
         tenant = await aclient_from_header(request.headers.get("Authorization"))
-        exists = await Job.objects.filter(pk=job_id, tenant=tenant).aexists()
+        exists = await sync_to_async(_job_exists, thread_sensitive=False)(tenant, job_id)
         if not exists:
             raise NotFound(f"Job {job_id!r} not found")
     except Exception as exc:  # every failure answers in the contract shape

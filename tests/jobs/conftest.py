@@ -23,7 +23,9 @@ def make_job(
     start: bool = True,
 ) -> Job:
     """A job with one chunk per payload ({"names": [...]} for test.rows)."""
-    job = services.job_create(tenant=tenant, type=type, options={}, webhook=webhook, handler=handler)
+    job = services.job_create(
+        tenant=tenant, type=type, options={}, webhook=webhook, handler=handler
+    )
     offset = 0
     for seq, payload in enumerate(chunks):
         count = len(payload.get("names", [])) or int(payload.get("rows", 1))

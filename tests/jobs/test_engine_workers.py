@@ -38,3 +38,139 @@ def test_job_of_many_chunks_completes_with_exact_counts(tenant, celery_worker) -
         "failed": 5,
         "duration_ms": job.summary["duration_ms"],
     }
+
+
+def _committed_rows(tenant) -> int:
+    return Resource.objects.filter(tenant=tenant.client_model).count()
+
+
+@pytest.mark.parametrize("victim", ["whole worker", "pool process"])
+def test_sigkill_mid_chunk_then_fresh_worker_gives_exact_rows(tenant, celery_beat, victim) -> None:
+    # given a job whose chunks write their rows, then work for a while before committing
+    from django.db.models import Count
+
+    from pcf.redis import redis_client
+    from tests.jobs.conftest import wait_for
+    from tests.jobs.handlers import written_key
+
+    celery_beat.kill9()
+    worker = celery_beat.start(concurrency=1)
+    chunks = [{"names": _names(c, 5), "sleep": 1.0} for c in range(4)]
+    job = make_job(tenant.client_model, chunks)
+    first = Chunk.objects.get(job=job, seq=0)
+    # when the worker is killed with SIGKILL while chunk 0 has written but not committed
+    wait_for(lambda: redis_client().get(written_key(first.pk)), timeout=30)
+    if victim == "whole worker":
+        worker.kill9()
+        # then nothing of the chunk is left behind
+        assert _committed_rows(tenant) == 0
+        celery_beat.start(concurrency=1)
+    else:
+        for child in worker.pool_children():
+            child.kill()
+    # and a fresh worker (the sweeper, or the requeued message) finishes the job exactly
+    job = wait_finished(job, timeout=60)
+    assert job.status == "completed"
+    assert (job.processed, job.successful, job.failed) == (20, 20, 0)
+    assert _committed_rows(tenant) == 20
+    duplicated = (
+        Resource.objects.filter(tenant=tenant.client_model)
+        .values("name")
+        .annotate(n=Count("seq"))
+        .filter(n__gt=1)
+    )
+    assert list(duplicated) == []
+    assert Chunk.objects.get(pk=first.pk).attempts >= 2
+
+
+def test_redis_flushed_mid_job_still_finishes_through_the_sweeper(tenant, celery_beat) -> None:
+    # given a job of 30 short chunks running on one worker
+    from pcf.redis import redis_client
+    from tests.jobs.conftest import wait_for
+
+    celery_beat.kill9()
+    celery_beat.start(concurrency=1)
+    job = make_job(tenant.client_model, [{"names": _names(c, 3), "sleep": 0.1} for c in range(30)])
+    wait_for(lambda: Chunk.objects.filter(job=job, status=ChunkStatus.DONE).count() >= 3)
+    # when Redis loses every queued message (FLUSHDB of the broker's database: the Redis
+    # server is shared with other test runs, so FLUSHALL would hit them too)
+    redis_client().flushdb()
+    assert redis_client().llen("chunks") == 0
+    # then the sweeper re-sends what PostgreSQL says is left, and the counts are exact
+    job = wait_finished(job, timeout=60)
+    assert job.status == "completed"
+    assert (job.processed, job.successful) == (90, 90)
+    assert _committed_rows(tenant) == 90
+
+
+def test_cancel_stops_chunks_not_yet_started(tenant, celery_worker) -> None:
+    # given a job of 20 slow chunks on one worker process
+    from tests.jobs.conftest import wait_for
+
+    celery_worker.kill9()
+    celery_worker.start(concurrency=1)
+    job = make_job(tenant.client_model, [{"names": _names(c, 2), "sleep": 0.3} for c in range(20)])
+    wait_for(lambda: Chunk.objects.filter(job=job, status=ChunkStatus.DONE).count() >= 2)
+    # when the job is cancelled through the API
+    response = tenant.api.post(f"/v1/jobs/{job.id}/cancel")
+    # then it answers the cancelled job, and no chunk starts afterwards
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    done_at_cancel = Chunk.objects.filter(job=job, status=ChunkStatus.DONE).count()
+    import time
+
+    time.sleep(1.5)
+    done = Chunk.objects.filter(job=job, status=ChunkStatus.DONE).count()
+    assert done <= done_at_cancel + 1  # at most the chunk that was already running
+    assert done < 20
+    assert Chunk.objects.filter(job=job, status=ChunkStatus.PENDING).count() == 0
+    assert _committed_rows(tenant) == 2 * done
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert job.processed == 2 * done
+    # and cancelling again is a conflict
+    again = tenant.api.post(f"/v1/jobs/{job.id}/cancel")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "CONFLICT"
+
+
+def test_transient_database_error_is_retried(tenant, celery_worker) -> None:
+    # given a chunk that hits a serialization failure on its first attempt
+    job = make_job(tenant.client_model, [{"rows": 4, "fail_times": 1}], handler="test.flaky")
+    # when it runs
+    job = wait_finished(job)
+    # then the retry applied it once
+    assert job.status == "completed"
+    assert (job.processed, job.successful) == (4, 4)
+    assert Chunk.objects.get(job=job).attempts == 2
+
+
+def test_persistent_database_error_becomes_a_chunk_failure(tenant, celery_worker) -> None:
+    # given a chunk that always fails with a database error (workers retry twice)
+    job = make_job(
+        tenant.client_model,
+        [{"rows": 3, "fail_times": 99}, {"rows": 2, "fail_times": 0}],
+        handler="test.flaky",
+    )
+    # when the retries are exhausted
+    job = wait_finished(job, timeout=60)
+    # then the chunk is failed with a clear message, the other chunk counted, the job failed
+    assert job.status == "failed"
+    assert "1 chunk(s) could not be applied" in job.message
+    assert (job.processed, job.successful, job.failed) == (5, 2, 3)
+    failed = Chunk.objects.get(job=job, seq=0)
+    assert failed.status == ChunkStatus.FAILED
+    assert "database error" in failed.error and "serialize" in failed.error
+    error = JobError.objects.get(job=job)
+    assert error.code == "INTERNAL" and "rows 1-3" in error.message
+
+
+def test_handler_fail_job_ends_the_job_failed_keeping_its_writes(tenant, celery_worker) -> None:
+    # given a one-chunk job whose handler asks to fail the job
+    job = make_job(tenant.client_model, [{"names": ["a", "b"], "fail_job": "atomic rolled back"}])
+    # when it runs
+    job = wait_finished(job)
+    # then the job is failed with that message and the chunk's writes committed
+    assert job.status == "failed"
+    assert job.message == "atomic rolled back"
+    assert _committed_rows(tenant) == 2
