@@ -3,8 +3,6 @@ The SSE stream lives in jobs/sse.py (an async view)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -18,18 +16,6 @@ from jobs.models import ACTIVE_STATUSES
 from jobs.representation import delivery_data, error_data, job_data
 from pcf.auth import tenant_of
 from pcf.exceptions import Conflict, ValidationError
-
-
-class CsvRenderer(BaseRenderer):
-    """Lets DRF accept `?format=csv`; the CSV body itself is streamed by the view."""
-
-    media_type = "text/csv"
-    format = "csv"
-
-    def render(
-        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
-    ) -> bytes:
-        return b""
 
 
 class JobCollectionView(APIView):
@@ -64,7 +50,13 @@ class JobCancelView(APIView):
 
 
 class JobErrorsView(APIView):
-    renderer_classes = [JSONRenderer, CsvRenderer]
+    def perform_content_negotiation(
+        self, request: Request, force: bool = False
+    ) -> tuple[BaseRenderer, str]:
+        # `?format=csv` is this view's own parameter, not DRF's renderer override:
+        # answers (errors included) are JSON, the CSV body is streamed directly.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
 
     @extend_schema(
         parameters=[OpenApiParameter(n, str) for n in ("format", "limit", "cursor")],
