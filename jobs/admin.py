@@ -1,0 +1,125 @@
+"""Operators' view of the engine: jobs with progress and rate, their chunks, errors,
+webhook attempts and Celery task results, and the cancel / re-run actions."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from jobs import services
+from jobs.models import Chunk, Job, JobError, WebhookDelivery
+from jobs.progress import percentage
+from jobs.representation import rows_per_second
+from pcf.exceptions import Conflict
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ChunkInline(ReadOnlyInline):
+    model = Chunk
+    fields = (
+        "seq", "status", "row_offset", "row_count", "attempts", "successful", "failed",
+        "duration_ms", "error", "task_result",
+    )  # fmt: skip
+    readonly_fields = fields
+    ordering = ("seq",)
+
+    @admin.display(description="task")
+    def task_result(self, chunk: Chunk) -> str:
+        url = reverse("admin:django_celery_results_taskresult_changelist")
+        return format_html('<a href="{}?{}">{}</a>', url, urlencode({"q": chunk.task_id}), "result")
+
+
+class JobErrorInline(ReadOnlyInline):
+    model = JobError
+    fields = ("row", "index", "field", "code", "message", "values")
+    readonly_fields = fields
+    ordering = ("pk",)
+
+
+class WebhookDeliveryInline(ReadOnlyInline):
+    model = WebhookDelivery
+    fields = (
+        "created_at", "event", "attempt", "url", "status_code", "succeeded", "error",
+        "duration_ms", "next_retry_at",
+    )  # fmt: skip
+    readonly_fields = fields
+    ordering = ("pk",)
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = (
+        "id", "type", "status", "tenant", "progress_bar", "rows_per_s", "created_at",
+        "finished_at",
+    )  # fmt: skip
+    list_filter = ("status", "type", "tenant")
+    search_fields = ("id",)
+    date_hierarchy = "created_at"
+    list_select_related = ("tenant",)
+    inlines = (ChunkInline, JobErrorInline, WebhookDeliveryInline)
+    actions = ("cancel_jobs", "rerun_failed_chunks")
+    readonly_fields = (
+        "id", "tenant", "type", "handler", "status", "message", "progress_bar", "rows_per_s",
+        "total", "processed", "successful", "failed", "chunks_total", "chunks_finished",
+        "sealed", "options", "webhook", "summary", "task_results", "created_at",
+        "updated_at", "started_at", "finished_at",
+    )  # fmt: skip
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="progress")
+    def progress_bar(self, job: Job) -> str:
+        pct = percentage(job.processed, job.total, job.is_finished)
+        return format_html(
+            '<progress value="{}" max="100" title="{} / {}"></progress> {}%',
+            pct, job.processed, job.total, pct,
+        )  # fmt: skip
+
+    @admin.display(description="rows/s")
+    def rows_per_s(self, job: Job) -> float | None:
+        return rows_per_second(job)
+
+    @admin.display(description="Celery task results")
+    def task_results(self, job: Job) -> str:
+        url = reverse("admin:django_celery_results_taskresult_changelist")
+        return format_html('<a href="{}?{}">{}</a>', url, urlencode({"q": job.id}), "all tasks")
+
+    @admin.action(description="Cancel selected jobs")
+    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        cancelled = 0
+        for job in queryset:
+            try:
+                services.job_cancel(job=job)
+                cancelled += 1
+            except Conflict:
+                pass
+        self.message_user(request, f"{cancelled} job(s) cancelled", messages.SUCCESS)
+
+    @admin.action(description="Re-run failed chunks")
+    def rerun_failed_chunks(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        chunks = 0
+        for job in queryset:
+            try:
+                chunks += services.job_rerun_failed_chunks(job=job)
+            except Conflict as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+        self.message_user(request, f"{chunks} failed chunk(s) re-queued", messages.SUCCESS)
