@@ -26,11 +26,13 @@ Endpoint = tuple[str, str, str, Any]
 
 def strip_optional_slash(endpoints: list[Endpoint], **kwargs: Any) -> list[Endpoint]:
     """URL patterns accept an optional trailing slash (`resources/?$`), which the schema
-    would show as `/v1/resources/`; the contract's paths have none."""
+    would show as `/v1/resources/`; the contract's paths have none. Routes that require
+    their slash keep it."""
     seen: set[tuple[str, str]] = set()
     out: list[Endpoint] = []
     for path, path_regex, method, callback in endpoints:
-        clean = path.rstrip("/") or "/"
+        optional = path_regex.endswith("/?$") and path.endswith("/")
+        clean = path[:-1] if optional else path
         if (clean, method) in seen:
             continue
         seen.add((clean, method))

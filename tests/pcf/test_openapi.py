@@ -63,3 +63,18 @@ def test_docs_page_loads(client: Client) -> None:
     assert response.status_code == 200
     html = response.content.decode()
     assert "swagger-ui" in html.lower() and "/v1/openapi.json" in html
+
+
+def test_only_optional_trailing_slashes_are_dropped() -> None:
+    # given endpoints with an optional slash, a required slash, and none
+    from pcf.openapi import strip_optional_slash
+
+    endpoints = [
+        ("/v1/a/", r"^v1/a/?$", "GET", None),
+        ("/v1/b/", r"^v1/b/$", "GET", None),
+        ("/v1/c", r"^v1/c$", "GET", None),
+    ]
+    # when the hook runs
+    paths = [e[0] for e in strip_optional_slash(endpoints)]
+    # then only the optional one loses its slash
+    assert paths == ["/v1/a", "/v1/b/", "/v1/c"]
