@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
@@ -48,15 +48,49 @@ def snapshot(job: Job) -> dict[str, Any]:
 
 def publish(job: Job) -> None:
     """Cache and announce the job's counters; Redis trouble never fails the caller."""
-    data = snapshot(job)
+    _send(job.id, snapshot(job))
+
+
+class CountsLike(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def chunks_finished(self) -> int: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def processed(self) -> int: ...
+    @property
+    def successful(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+
+
+def publish_counts(job_id: str, counts: CountsLike) -> None:
+    """Like publish(), from counters just read back from the job row (no query)."""
+    _send(
+        job_id,
+        {
+            "seq": counts.chunks_finished,
+            "status": counts.status,
+            "processed": counts.processed,
+            "total": counts.total,
+            "percentage": percentage(counts.processed, counts.total, False),
+            "successful": counts.successful,
+            "failed": counts.failed,
+        },
+    )
+
+
+def _send(job_id: str, data: dict[str, Any]) -> None:
     encoded = json.dumps(data, separators=(",", ":"))
     try:
         pipe = redis_client().pipeline(transaction=False)
-        pipe.set(cache_key(job.id), encoded, ex=CACHE_TTL_SECONDS)
-        pipe.publish(channel(job.id), encoded)
+        pipe.set(cache_key(job_id), encoded, ex=CACHE_TTL_SECONDS)
+        pipe.publish(channel(job_id), encoded)
         pipe.execute()
     except redis.RedisError:
-        logger.warning("progress for %s not published (Redis unavailable)", job.id)
+        logger.warning("progress for %s not published (Redis unavailable)", job_id)
 
 
 def cached(job_id: str) -> dict[str, Any] | None:

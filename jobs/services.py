@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -193,10 +194,10 @@ def chunk_run(*, chunk_id: int) -> str:
             finished_at=timezone.now(),
             duration_ms=int((time.monotonic() - started) * 1000),
         )
-        _count_chunk(job.id, outcome.successful, outcome.failed)
+        counters = _count_chunk(job.id, outcome.successful, outcome.failed)
         if outcome.fail_job:
             _finish(job.id, JobStatus.FAILED, outcome.fail_job)
-        else:
+        elif counters.all_chunks_finished:
             _finish_if_complete(job.id)
     return f"done: {outcome.successful} ok, {outcome.failed} failed"
 
@@ -255,15 +256,34 @@ def _record_failure(chunk: Chunk, message: str) -> None:
         error=message[:2000],
         finished_at=timezone.now(),
     )
-    _count_chunk(chunk.job_id, 0, chunk.row_count)
-    _finish_if_complete(chunk.job_id)
+    if _count_chunk(chunk.job_id, 0, chunk.row_count).all_chunks_finished:
+        _finish_if_complete(chunk.job_id)
 
 
 # --- counters and finishing ------------------------------------------------------------
 
 
-def _count_chunk(job_id: str, successful: int, failed: int) -> None:
-    """Add a finished chunk to the job's counters (locks the job row until commit)."""
+@dataclass(frozen=True)
+class Counters:
+    """The job row's state right after a chunk was counted (under the row's lock)."""
+
+    status: str
+    sealed: bool
+    chunks_total: int
+    chunks_finished: int
+    total: int
+    processed: int
+    successful: int
+    failed: int
+
+    @property
+    def all_chunks_finished(self) -> bool:
+        return self.sealed and self.chunks_finished >= self.chunks_total
+
+
+def _count_chunk(job_id: str, successful: int, failed: int) -> Counters:
+    """Add a finished chunk to the job's counters (locks the job row until commit) and
+    announce the new counts once committed; one round trip."""
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -274,10 +294,16 @@ def _count_chunk(job_id: str, successful: int, failed: int) -> None:
                 status = CASE WHEN status = 'queued' THEN 'processing' ELSE status END,
                 started_at = COALESCE(started_at, %s), updated_at = %s
             WHERE id = %s
+            RETURNING status, sealed, chunks_total, chunks_finished, total, processed,
+                successful, failed
             """,
             [successful + failed, successful, failed, now, now, job_id],
         )
-    transaction.on_commit(lambda: _publish(job_id))
+        counters = Counters(*cursor.fetchone())
+    if counters.status in ACTIVE_STATUSES and not counters.all_chunks_finished:
+        # A finishing job announces itself in _after_finish instead.
+        transaction.on_commit(lambda: progress.publish_counts(job_id, counters))
+    return counters
 
 
 def _finish_if_complete(job_id: str) -> bool:
@@ -343,12 +369,6 @@ def _after_finish(job_id: str) -> None:
     progress.publish(job)
     if webhooks.wants_event(job):
         deliver_webhook.apply_async(args=(job_id, webhooks.event_name(job), 1))
-
-
-def _publish(job_id: str) -> None:
-    job = Job.objects.filter(pk=job_id).first()
-    if job is not None:
-        progress.publish(job)
 
 
 def _insert_errors(*, job_id: str, chunk_id: int | None, errors: Iterable[RowError]) -> None:

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from jobs.models import Chunk, Job
 
 
-def written_key(chunk_id: int) -> str:
-    return f"pcf:test:chunk-written:{chunk_id}"
+def written_key(job_id: str, seq: int) -> str:
+    # Job ids are random: a key left by an earlier run never matches (chunk pks repeat).
+    return f"pcf:test:chunk-written:{job_id}:{seq}"
 
 
 @register_chunk_handler("test.rows")
@@ -37,7 +38,7 @@ def create_rows(job: Job, chunk: Chunk) -> ChunkOutcome:
         else:
             specs.append(parse_create({"name": name, "type": "document"}))
     resources_insert_many(tenant=job.tenant, specs=specs)
-    redis_client().set(written_key(chunk.pk), "1", ex=300)
+    redis_client().set(written_key(job.id, chunk.seq), "1", ex=300)
     time.sleep(float(payload.get("sleep", 0)))
     return ChunkOutcome(
         successful=len(specs),

@@ -59,7 +59,7 @@ def test_sigkill_mid_chunk_then_fresh_worker_gives_exact_rows(tenant, celery_bea
     job = make_job(tenant.client_model, chunks)
     first = Chunk.objects.get(job=job, seq=0)
     # when the worker is killed with SIGKILL while chunk 0 has written but not committed
-    wait_for(lambda: redis_client().get(written_key(first.pk)), timeout=30)
+    wait_for(lambda: redis_client().get(written_key(job.id, 0)), timeout=30)
     if victim == "whole worker":
         worker.kill9()
         # then nothing of the chunk is left behind
