@@ -102,7 +102,8 @@ def main() -> None:
     enqueue = statistics.median(r[0] for r in results)
     wall = statistics.median(r[1] for r in results)
     print(
-        f"{args.chunks} no-op chunks, {args.workers} worker processes, {args.rounds} rounds (median)"
+        f"{args.chunks} no-op chunks, {args.workers} worker processes,"
+        f" {args.rounds} rounds (median)"
     )
     print(
         f"  create + enqueue: {enqueue * 1000:.0f} ms ({enqueue * 1000 / args.chunks:.2f} ms/chunk)"
