@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from imports.apply import Pending, apply_rows
@@ -17,7 +18,7 @@ from resources.bulk_write import RowValues
 from resources.schemas import ResourceCreate, parse_create
 
 
-def csv_rows(text: str) -> csv.reader:  # type: ignore[valid-type]
+def csv_rows(text: str) -> Iterator[list[str]]:
     """The chunk's CSV text as rows of cells (quoted newlines and CRLF handled)."""
     return csv.reader(io.StringIO(text, newline=""))
 

@@ -109,4 +109,4 @@ def read_multipart(request: HttpRequest, consume: Consume[T], *, query_options: 
             raise ValidationError(details=[{"field": "file", "message": "A CSV file is required"}])
         with spool:
             result = consume(options, iter(lambda: spool.read(READ_SIZE), b""))
-    return result  # type: ignore[no-any-return]
+    return result
