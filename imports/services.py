@@ -1,9 +1,10 @@
 """Starting imports: a CSV stream or a JSON list becomes a job with chunks in PostgreSQL.
 
 CSV: the upload is cut into chunks as it is read, so memory stays at one chunk whatever
-the file size. `lenient` dispatches each chunk as soon as it is stored (workers write
-while the upload is still being read); `strict` validates every row here first and
-dispatches only when the whole file is valid, else fails the job and writes nothing."""
+the file size. Chunks are dispatched only once the whole upload has been read and passed
+the file-level checks (encoding, size cap, quoting): a failed upload never leaves rows
+behind. `strict` also validates every row here first and fails the job, writing nothing,
+if any row is invalid."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from imports.handlers import csv_row_errors, values_from_item
 from imports.options import BulkImportOptions, CsvImportOptions, parse_bulk_options
 from imports.rows import BoundColumn, bind_mapping, header_of, validate_cells
 from jobs.handlers import RowError
-from jobs.models import Job
+from jobs.models import Chunk, Job
 from jobs.services import job_add_chunk, job_create, job_fail, job_start
 from pcf.exceptions import BatchTooLarge, PcfError, ValidationError
 from pcf.models import ApiClient
@@ -83,8 +84,9 @@ class _CsvChunker:
             row_offset=self.total,
             row_count=len(records),
             payload_text="".join(records),
-            # Strict waits for the whole file; lenient lets workers start right away.
-            dispatch=not self.options.strict,
+            # Nothing runs before the whole file is read and valid at the file level
+            # (job_start): a bad byte at row 900,000 must not leave rows behind.
+            dispatch=False,
         )
         self.seq += 1
         self.total += len(records)
@@ -101,14 +103,24 @@ class _CsvChunker:
                     self.errors.extend(csv_row_errors(row, self.header, cells, problems))
 
 
+def _reject_upload(chunker: _CsvChunker | None, reason: str) -> None:
+    """Fail the job of an upload that could not be read whole. No chunk was dispatched
+    yet (dispatch waits for job_start), so no row was written; the stored chunk texts
+    are dropped right away rather than left for a cleanup."""
+    if chunker is None or chunker.job is None:
+        return
+    job = chunker.job
+    job_fail(job=job, message=f"Upload rejected: {reason}; nothing was written")
+    Chunk.objects.filter(job=job).update(payload_text=None)
+
+
 def csv_import_start(
     *, tenant: ApiClient, options: CsvImportOptions, pieces: Iterable[bytes]
 ) -> tuple[Job, int]:
     """Read a CSV upload (byte pieces, gzip or not) into a job; return it and its row
     count. Raises ValidationError for an empty, header-only, undecodable or malformed
     file, or a mapped column the header lacks; PayloadTooLarge past the size cap. A
-    problem found after chunks were stored also fails the job (lenient chunks already
-    dispatched may have written their rows)."""
+    problem found after chunks were stored fails the job; none of its chunks ever runs."""
     texts = decoded_text(plain_bytes(pieces, max_bytes=int(settings.PCF_IMPORT_MAX_BYTES)))
     chunker: _CsvChunker | None = None
     try:
@@ -124,15 +136,17 @@ def csv_import_start(
         if chunker is None:
             raise ValidationError(details=[{"field": "file", "message": "The file is empty"}])
         chunker.finish()
-    except PcfError as error:
-        if chunker is not None and chunker.job is not None:
-            job_fail(job=chunker.job, message=f"Upload rejected: {error.message}")
-        raise
     except csv.Error as exc:
-        error = ValidationError(details=[{"field": "file", "message": f"Malformed CSV: {exc}"}])
-        if chunker is not None and chunker.job is not None:
-            job_fail(job=chunker.job, message=f"Upload rejected: {error.details[0]['message']}")
-        raise error from None
+        malformed = ValidationError(details=[{"field": "file", "message": f"Malformed CSV: {exc}"}])
+        _reject_upload(chunker, malformed.details[0]["message"])
+        raise malformed from None
+    except PcfError as error:
+        _reject_upload(chunker, error.message)
+        raise
+    except BaseException:
+        # A client that went away, a database error...: the stored chunks never run.
+        _reject_upload(chunker, "the upload could not be read to the end")
+        raise
     if chunker.job is None:
         raise ValidationError(
             details=[{"field": "file", "message": "The file has a header but no data rows"}]

@@ -76,7 +76,8 @@ def read_multipart(request: HttpRequest, consume: Consume[T], *, query_options: 
         if item_type not in (FIELD, FILE):
             continue
         try:
-            name = meta["content-disposition"][1]["name"].decode().strip()
+            raw_name = meta["content-disposition"][1]["name"]
+            name = (raw_name.decode() if isinstance(raw_name, bytes) else raw_name).strip()
         except (KeyError, IndexError, AttributeError, UnicodeDecodeError):
             continue
         if name == "options":

@@ -73,3 +73,21 @@ def test_concurrent_upsert_imports_on_workers(celery_worker: Any, tenant: Any) -
         job = wait_finished(job_id)
         assert (job.status, job.failed) == ("completed", 0)
     assert Resource.objects.filter(tenant=tenant.client_model).count() == 2000
+
+
+def test_lenient_upload_failing_late_leaves_no_rows(celery_worker: Any, tenant: Any) -> None:
+    # given: 40,000 valid rows (~700 KB: several read pieces, 40 chunks of 1,000),
+    # then a byte that is not UTF-8
+    good = "name,type\n" + "".join(f"late-{i},image\n" for i in range(40_000))
+    data = good.encode() + b"bad-\xff,image\n"
+    # when: uploaded leniently while real workers are waiting for chunk tasks
+    response = upload(tenant.api, data, {"validation": "lenient", "chunk_size": 1000})
+    # then: a 400 naming the byte, the job failed, and no row was ever written
+    assert response.status_code == 400, response.json()
+    assert f"Invalid UTF-8 at byte {len(good.encode()) + 4}" in str(response.json())
+    time.sleep(2)  # give any chunk task that was (wrongly) sent the time to run
+    (job,) = list(Job.objects.filter(tenant=tenant.client_model))
+    assert job.status == "failed"
+    assert job.chunks.count() >= 10  # chunks were stored before the bad byte was read
+    assert set(job.chunks.values_list("status", flat=True)) == {"cancelled"}
+    assert Resource.objects.filter(tenant=tenant.client_model).count() == 0
