@@ -139,16 +139,23 @@ def parse_envelope(data: Any) -> tuple[list[Any], BatchOptions]:
     """The operations list and the options, or a 400 for the whole request."""
     if not isinstance(data, dict):
         raise ValidationError("The batch body must be a JSON object")
-    unknown = sorted(set(data) - {"operations", "options"})
-    if unknown:
-        raise ValidationError(
-            details=[{"field": name, "message": "Unknown field"} for name in unknown]
-        )
+    # Every envelope problem at once: `{"ops": []}` is both an unknown field and a
+    # missing `operations`, and saying only the first leaves the client guessing.
+    problems = [
+        {"field": name, "message": "Unknown field"}
+        for name in sorted(set(data) - {"operations", "options"})
+    ]
     operations = data.get("operations")
-    if not isinstance(operations, list):
-        raise _bad("operations", "operations must be a list")
-    if not operations:
-        raise _bad("operations", "operations must not be empty")
+    if "operations" not in data:
+        problems.append(
+            {"field": "operations", "message": "operations is required (a list of operations)"}
+        )
+    elif not isinstance(operations, list):
+        problems.append({"field": "operations", "message": "operations must be a list"})
+    elif not operations:
+        problems.append({"field": "operations", "message": "operations must not be empty"})
+    if problems:
+        raise ValidationError("Invalid batch request", details=problems)
     return operations, parse_options(data.get("options"))
 
 
@@ -186,9 +193,13 @@ def _parse_one(op: Operation, raw: Any, positions: dict[str, int]) -> None:
     method = raw.get("method")
     if not isinstance(method, str) or not method:
         problems.append({"field": "method", "message": "method is required"})
-    elif method.upper() not in METHODS:
+    elif method not in METHODS:
+        # Exact match: HTTP methods are case-sensitive, and `get` must not quietly run.
         problems.append(
-            {"field": "method", "message": f"method must be one of: {', '.join(METHODS)}"}
+            {
+                "field": "method",
+                "message": f"method must be one of {', '.join(METHODS)} (upper case)",
+            }
         )
     path = raw.get("path")
     if not isinstance(path, str) or not path:
@@ -204,7 +215,7 @@ def _parse_one(op: Operation, raw: Any, positions: dict[str, int]) -> None:
         )
     if problems:
         raise ValidationError(details=problems)
-    op.method = str(method).upper()
+    op.method = str(method)
     op.path = str(path)
     op.body = raw.get("body")
     op.idempotency_key = key

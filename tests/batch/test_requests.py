@@ -190,12 +190,12 @@ def test_method_not_allowed_on_a_path_is_405_like_rest(api, method, path):
 
 
 @pytest.mark.django_db
-def test_v1_prefix_trailing_slash_and_lowercase_method(api, make_resource):
+def test_v1_prefix_and_trailing_slash(api, make_resource):
     make_resource("x")
     response = post_batch(
         api,
         [
-            {"method": "get", "path": "/v1/resources/x"},
+            {"method": "GET", "path": "/v1/resources/x"},
             {"method": "GET", "path": "/resources/x/"},
             {"method": "GET", "path": "/v1/resources?ids=x,y&limit=5"},
         ],
