@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 
@@ -46,6 +47,8 @@ def as_pcf_error(exc: BaseException) -> PcfError:
         return exc
     if isinstance(exc, Http404):
         return NotFound()
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge("Request body is larger than this endpoint accepts")
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
         return Unauthenticated(str(exc.detail) if exc.detail else None)
     if isinstance(exc, drf.NotFound):
@@ -70,7 +73,10 @@ def as_pcf_error(exc: BaseException) -> PcfError:
 
 
 def error_response(error: PcfError) -> JsonResponse:
-    response = JsonResponse(error.as_dict(), status=error.http_status)
+    # Compact, like DRF's renderer: every error looks the same byte for byte.
+    response = JsonResponse(
+        error.as_dict(), status=error.http_status, json_dumps_params={"separators": (",", ":")}
+    )
     for name, value in error.headers.items():
         response[name] = value
     return response

@@ -46,6 +46,8 @@ MIDDLEWARE = [
     "pcf.compression.ResponseGZipMiddleware",
     "pcf.compression.RequestDecompressionMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves admin and API-docs assets from the installed apps, no web server needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -78,7 +80,7 @@ TEMPLATES = [
 # --- PostgreSQL (the only supported database) ---------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 else:
     DATABASES = {
         "default": {
@@ -86,13 +88,26 @@ else:
             "NAME": env_str("PCF_EMBEDDED_DB_NAME", "pcf"),
             "USER": "postgres",
             "HOST": embedded.postgres_socket_dir(),
-            "CONN_MAX_AGE": 60,
         }
     }
     embedded.ensure_database(DATABASES["default"]["NAME"])
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("PCF runs on PostgreSQL only: DATABASE_URL must be postgres://")
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if env_bool("PCF_DB_POOL", False):
+    # Web (ASGI) processes: every request runs its sync code on a thread of its own, so
+    # persistent per-thread connections would grow without bound under load. A pool
+    # caps them per process; requests wait for a free connection instead of failing.
+    # pcf/asgi.py turns this on. Celery's prefork children cannot inherit a pool's
+    # threads, so workers keep one persistent connection per process instead.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env_int("PCF_DB_POOL_MAX", 20),
+        "timeout": env_int("PCF_DB_POOL_TIMEOUT", 30),
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("PCF_CONN_MAX_AGE", 60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and live-progress store -----------------------------------
@@ -127,7 +142,11 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".pcf-data" / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / ".pcf-data" / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Without collectstatic, whitenoise finds files in the apps (fine for one process);
+# deployments run collectstatic in the release step and serve STATIC_ROOT.
+WHITENOISE_USE_FINDERS = True
 
 # --- REST framework ---------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -138,6 +157,16 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "pcf.exception_handler.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["pcf.throttling.TenantRateThrottle"],
+}
+# Requests per tenant (REST endpoints); one batch counts once however many operations.
+PCF_RATE_LIMIT = env_str("PCF_RATE_LIMIT", "300/s")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "pcf",
+    }
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PCF API",
@@ -171,7 +200,8 @@ PCF_BULK_SYNC_LIMIT = env_int("PCF_BULK_SYNC_LIMIT", 10_000)
 PCF_IMPORT_CHUNK_SIZE_DEFAULT = 1000
 PCF_IMPORT_CHUNK_SIZE_MAX = 10_000
 PCF_IMPORT_MAX_BYTES = env_int("PCF_IMPORT_MAX_BYTES", 2 * 1024**3)
-PCF_MAX_JSON_BODY_BYTES = env_int("PCF_MAX_JSON_BODY_BYTES", 50 * 1024**2)
+# A full batch (1,000 creates with 64 KiB metadata each) is ~64 MB of JSON.
+PCF_MAX_JSON_BODY_BYTES = env_int("PCF_MAX_JSON_BODY_BYTES", 100 * 1024**2)
 PCF_MAX_DECOMPRESSED_BYTES = env_int("PCF_MAX_DECOMPRESSED_BYTES", 100 * 1024**2)
 PCF_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 PCF_GRAPHQL_MAX_ALIASES = 500

@@ -346,3 +346,15 @@ def test_unauthenticated_response_has_the_challenge_header() -> None:
     # given the 401 error / when rendered outside DRF / then WWW-Authenticate is there
     response = error_response(pcf_exc.Unauthenticated())
     assert response.status_code == 401 and response["WWW-Authenticate"] == 'Bearer realm="pcf"'
+
+
+@pytest.mark.django_db
+def test_a_body_over_the_json_cap_is_413_not_500(tenant, settings) -> None:
+    # given a cap of 1 KiB on request bodies
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    # when a larger JSON body is posted
+    body = '{"name": "' + "x" * 2000 + '", "type": "document"}'
+    response = tenant.api.post("/v1/resources", body, content_type="application/json")
+    # then it is a 413 in the contract shape
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
