@@ -39,7 +39,7 @@ def server(transactional_db: None) -> Iterator[tuple[str, psutil.Process]]:
         "PCF_RATE_LIMIT": "",
     }
     env.pop("PCF_DB_POOL", None)  # pcf.asgi turns the pool on by itself
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
