@@ -45,11 +45,14 @@ class ResourceFilter:
         return self.status is None and self.type is None and self.ids is None and not self.dates
 
 
-def parse_filter(raw: Any, *, allowed_extra: tuple[str, ...] = ()) -> ResourceFilter:
+def parse_filter(
+    raw: Any, *, allowed_extra: tuple[str, ...] = (), ids_from_query: bool = False
+) -> ResourceFilter:
     """Validate a filter given as a dict (JSON body, or query params already split).
 
-    `ids` may be a list of strings or a comma-separated string. Enum values match
-    case-insensitively (GraphQL clients send `ARCHIVED` or `archived`)."""
+    `ids` is a JSON array of strings; only a list query string (`ids_from_query`, the
+    REST `?ids=a,b,c`) sends it comma-separated. Enum values match case-insensitively
+    (GraphQL clients send `ARCHIVED` or `archived`)."""
     if not isinstance(raw, dict):
         raise ValidationError("filter must be a JSON object")
     problems: list[dict[str, str]] = []
@@ -77,10 +80,15 @@ def parse_filter(raw: Any, *, allowed_extra: tuple[str, ...] = ()) -> ResourceFi
     ids: list[str] | None = None
     raw_ids = raw.get("ids")
     if raw_ids is not None:
-        if isinstance(raw_ids, str):
+        if ids_from_query and isinstance(raw_ids, str):
             raw_ids = [part for part in raw_ids.split(",") if part]
         if not isinstance(raw_ids, list) or not all(isinstance(i, str) for i in raw_ids):
-            problems.append({"field": "ids", "message": "ids must be a list of resource ids"})
+            message = (
+                "ids must be comma-separated resource ids"
+                if ids_from_query
+                else "ids must be a JSON array of resource ids"
+            )
+            problems.append({"field": "ids", "message": message})
         else:
             if not all(is_valid_id(i) for i in raw_ids):
                 problems.append({"field": "ids", "message": "ids contains a malformed id"})

@@ -51,7 +51,7 @@ class ResourceCollectionView(APIView):
     def get(self, request: Request) -> Response:
         params: dict[str, Any] = {k: v for k, v in request.query_params.items()}
         paging = {key: params.pop(key, None) for key in _PAGING_KEYS}
-        spec = parse_filter(params)
+        spec = parse_filter(params, ids_from_query=True)
         rows, next_cursor = selectors.resource_list(
             tenant=tenant_of(request),
             spec=spec,

@@ -55,7 +55,7 @@ def perform(
         paging = {key: params.pop(key, None) for key in PAGING_KEYS}
         rows, next_cursor = selectors.resource_list(
             tenant=tenant,
-            spec=parse_filter(params),
+            spec=parse_filter(params, ids_from_query=True),
             limit=selectors.parse_limit(paging["limit"]),
             cursor=paging["cursor"],
         )
