@@ -3,7 +3,7 @@
 A matched set of at most PCF_BULK_SYNC_LIMIT rows is written in the request, in one
 transaction and one statement (plus one for rows near the metadata size cap). A larger
 set becomes a bulk_update / bulk_delete job: the rows are cut into primary-key (seq)
-ranges of BULK_CHUNK_ROWS, each range its own chunk transaction, so no statement holds
+ranges of PCF_BULK_CHUNK_ROWS, each range its own chunk transaction, so no statement holds
 many row locks for long. `update_rows` / `delete_rows` are the one writer for both."""
 
 from __future__ import annotations
@@ -31,14 +31,12 @@ from resources.selectors import live_resources
 if TYPE_CHECKING:
     from jobs.models import Job
 
-# Rows per job chunk: one chunk is one transaction holding this many row locks. A
-# 1,000-row merge UPDATE takes tens of milliseconds here (docs/graphql.md, "Measured").
-# settings.PCF_BULK_CHUNK_ROWS overrides it (tests cut small sets into several chunks).
-BULK_CHUNK_ROWS = 1000
-
 
 def chunk_rows() -> int:
-    return int(getattr(settings, "PCF_BULK_CHUNK_ROWS", BULK_CHUNK_ROWS))
+    """Rows per job chunk (settings.PCF_BULK_CHUNK_ROWS, default 1,000): one chunk is one
+    transaction holding this many row locks. A 1,000-row merge UPDATE takes tens of
+    milliseconds here (docs/graphql.md, "Measured")."""
+    return int(settings.PCF_BULK_CHUNK_ROWS)
 
 
 @dataclass
