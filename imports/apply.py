@@ -91,7 +91,7 @@ def apply_rows(
         created = (
             len(rows)
             if dry_run
-            else resources_copy_create(tenant=tenant, rows=(item.values for item in rows))
+            else resources_copy_create(tenant=tenant, rows=[item.values for item in rows])
         )
     meta = (
         {"would_create": created, "would_update": 0}

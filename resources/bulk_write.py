@@ -5,8 +5,11 @@ first (resources.schemas); these functions only write."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -17,7 +20,7 @@ from django.utils import timezone
 from pcf.models import ApiClient
 from resources.models import Resource
 from resources.schemas import ResourceCreate
-from resources.services import new_resource_id
+from resources.services import ID_PREFIX, new_resource_id
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,11 @@ class RowValues(NamedTuple):
 CREATED = "created"
 UPDATED = "updated"
 
+# CSV format: the whole chunk is built by the csv module (C) and sent in one write.
 _COPY_SQL = (
     "COPY resources_resource "
-    "(tenant_id, public_id, name, type, status, metadata, created_at, updated_at) FROM STDIN"
+    "(tenant_id, public_id, name, type, status, metadata, created_at, updated_at) "
+    "FROM STDIN (FORMAT csv)"
 )
 
 
@@ -108,30 +113,31 @@ def _psycopg_cursor(cursor: Any) -> Any:
     return cursor.cursor
 
 
-def resources_copy_create(*, tenant: ApiClient, rows: Iterable[RowValues]) -> int:
+def new_resource_ids(count: int) -> list[str]:
+    """`count` ids like resources.services.new_resource_id (10 random bytes as hex, from
+    the OS's CSPRNG), drawn in one call instead of one per row."""
+    hexes = os.urandom(10 * count).hex()
+    return [ID_PREFIX + hexes[i : i + 20] for i in range(0, 20 * count, 20)]
+
+
+def resources_copy_create(*, tenant: ApiClient, rows: Sequence[RowValues]) -> int:
     """Insert rows with generated ids through COPY (the fastest path PostgreSQL has);
     generated ids cannot collide, so nothing can conflict. Returns the row count."""
-    now = timezone.now()
+    if not rows:
+        return 0
+    now = timezone.now().isoformat()
     tenant_id = tenant.pk
-    count = 0
-    default_status = "active"
+    records = [
+        (tenant_id, public_id, r.name, r.type, r.status or "active", r.metadata or "{}", now, now)
+        for public_id, r in zip(new_resource_ids(len(rows)), rows, strict=True)
+    ]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(records)
+    # Every value is non-empty, so nothing reads as CSV NULL; a quoted value may hold
+    # anything, even a line with only `\.` (tests/imports: ..._copy_end_marker_line...).
     with connection.cursor() as wrapper, _psycopg_cursor(wrapper).copy(_COPY_SQL) as copy:
-        write = copy.write_row
-        for row in rows:
-            write(
-                (
-                    tenant_id,
-                    new_resource_id(),
-                    row.name,
-                    row.type,
-                    row.status or default_status,
-                    row.metadata or "{}",
-                    now,
-                    now,
-                )
-            )
-            count += 1
-    return count
+        copy.write(buffer.getvalue())
+    return len(records)
 
 
 _INSERT_ROWS_SQL = """

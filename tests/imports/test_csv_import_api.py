@@ -362,3 +362,28 @@ def test_another_tenant_never_sees_the_job(tenant: Any, other_tenant: Any, anon:
     # when/then
     assert other_tenant.api.get(f"/v1/jobs/{response.json()['job_id']}").status_code == 404
     assert anon.post("/v1/import/resources", {}, format="multipart").status_code == 401
+
+
+def test_copy_keeps_names_with_a_copy_end_marker_line_and_special_characters(
+    tenant: Any,
+) -> None:
+    # given: names COPY's CSV format could misread: a lone `\.` line (PostgreSQL's
+    # end-of-data marker), quotes, commas, CRLF inside a quoted field, a backslash
+    tricky = ["a\n\\.\nb", 'say "hi", ok', "cr\r\nlf", "back\\slash", "tab\there"]
+    body = "name,type,metadata\n" + "".join(
+        '"' + n.replace('"', '""') + '",image,"{""k"": ""v\\\\.""}"\n' for n in tricky
+    )
+    # when
+    response = upload(tenant.api, body, {"validation": "strict"})
+    assert response.status_code == 202, response.json()
+    job = run_chunks(response.json()["job_id"])
+    # then: every row is stored exactly as sent
+    assert (job.status, job.successful) == ("completed", 5)
+    assert names(tenant) == sorted(tricky)
+    assert {r.metadata["k"] for r in Resource.objects.filter(tenant=tenant.client_model)} == {
+        "v\\."
+    }
+    # and: without such a line, the same characters go through the CSV COPY path too
+    response = upload(tenant.api, body.replace("\\\\.", "x").replace("\\.", "y"), {})
+    job = run_chunks(response.json()["job_id"])
+    assert (job.status, job.successful) == ("completed", 5)
