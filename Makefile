@@ -19,6 +19,7 @@ install: $(STAMP)
 
 # Local Flower login; set FLOWER_BASIC_AUTH=user:password yourself anywhere shared.
 run: export FLOWER_BASIC_AUTH ?= pcf:pcf-local
+run: export PATH := $(abspath $(VENV))/bin:$(PATH)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_token
