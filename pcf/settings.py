@@ -177,6 +177,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "PREPROCESSING_HOOKS": ["pcf.openapi.strip_optional_slash"],
+    # drf-spectacular's default hook, then /v1/graphql (a strawberry view it cannot see).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "resources.graphql.openapi.add_graphql_path",
+    ],
 }
 
 LOGGING = {

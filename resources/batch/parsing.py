@@ -154,7 +154,7 @@ def parse_envelope(data: Any) -> tuple[list[Any], BatchOptions]:
         problems.append({"field": "operations", "message": "operations must be a list"})
     elif not operations:
         problems.append({"field": "operations", "message": "operations must not be empty"})
-    if problems:
+    if problems or not isinstance(operations, list):  # (the latter is for mypy)
         raise ValidationError("Invalid batch request", details=problems)
     return operations, parse_options(data.get("options"))
 

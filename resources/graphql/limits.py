@@ -7,17 +7,23 @@
 - depth at most PCF_GRAPHQL_MAX_DEPTH, counted as nested selection sets: every field
   selection, inline fragment and fragment spread adds a level, introspection included
   (our schema has no recursive types, so nested inline fragments are the only way deep);
+- at most MAX_REPEATED_FIELDS selections of one response name in one selection set
+  (inline fragments merged in): graphql-core compares such fields pairwise, and 1,000
+  `__typename` would spend its whole validation budget and fail as a bare
+  "Validation aborted."; refused as BATCH_TOO_LARGE before validation starts;
 - introspection only when DEBUG.
 The byte-size cap is checked in the view, before the body is even parsed as JSON."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -27,6 +33,8 @@ from graphql import (
     SelectionSetNode,
     ValidationContext,
     ValidationRule,
+    Visitor,
+    visit,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
@@ -37,6 +45,9 @@ from pcf.exceptions import BatchTooLarge, ValidationError
 # Brackets of any kind (selection sets, object and list literals) nested deeper than this
 # are refused unread. Generous: depth 10 plus a 10-level metadata literal fits easily.
 MAX_TEXT_NESTING = 64
+# Same-name fields in one selection set: ample for fragments that overlap (`id` in the
+# selection and in a spread fragment), far below graphql-core's comparison budget.
+MAX_REPEATED_FIELDS = 100
 
 
 @dataclass(frozen=True)
@@ -152,6 +163,43 @@ class DepthLimitRule(ValidationRule):
                     )
 
 
+def _response_names(selection_set: SelectionSetNode) -> Iterator[str]:
+    """Response names of the fields selected here, inline fragments' included (those
+    merge into this selection set); named spreads are their own definitions."""
+    pending = [selection_set]
+    while pending:
+        for node in pending.pop().selections:
+            if isinstance(node, FieldNode):
+                yield node.alias.value if node.alias else node.name.value
+            elif isinstance(node, InlineFragmentNode):
+                pending.append(node.selection_set)
+
+
+class _RepeatedFields(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.worst: tuple[str, int] = ("", 0)
+
+    def enter_selection_set(self, node: SelectionSetNode, *_: Any) -> None:
+        counts = Counter(_response_names(node))
+        if counts:
+            name, count = counts.most_common(1)[0]
+            if count > self.worst[1]:
+                self.worst = (name, count)
+
+
+def check_repeated_fields(document: DocumentNode) -> None:
+    """Refuse a document repeating one field name too often in a selection set."""
+    finder = _RepeatedFields()
+    visit(document, finder)
+    name, count = finder.worst
+    if count > MAX_REPEATED_FIELDS:
+        raise BatchTooLarge(
+            f"Field {name!r} is selected {count} times in one selection set; at most "
+            f"{MAX_REPEATED_FIELDS} selections of the same field (or alias) are allowed"
+        )
+
+
 class DocumentLimits(SchemaExtension):
     """Adds the rules above to every operation (read from settings at request time)."""
 
@@ -161,6 +209,12 @@ class DocumentLimits(SchemaExtension):
             rules.append(NoSchemaIntrospectionCustomRule)
         context = self.execution_context
         context.validation_rules = (*context.validation_rules, *rules)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        document = self.execution_context.graphql_document
+        if document is not None:
+            check_repeated_fields(document)
         yield
 
     def on_parse(self) -> Iterator[None]:

@@ -19,7 +19,7 @@ from strawberry.types import ExecutionResult
 
 from pcf.auth import aclient_from_header
 from pcf.errors import error_response
-from pcf.exceptions import Unauthenticated
+from pcf.exceptions import MethodNotAllowed, Unauthenticated
 from resources.graphql.context import PcfContext, resource_loader
 from resources.graphql.errors import format_error, request_error
 
@@ -27,7 +27,13 @@ _STATUS_CODES = {400: "VALIDATION_ERROR", 404: "NOT_FOUND", 405: "METHOD_NOT_ALL
 
 
 def _wants_ide(request: HttpRequest) -> bool:
-    return request.method == "GET" and "text/html" in request.headers.get("Accept", "")
+    """A browser opening the endpoint (strawberry's own test, minus its settings)."""
+    accept = request.headers.get("Accept", "")
+    return (
+        request.method == "GET"
+        and "query" not in request.GET
+        and any(kind in accept for kind in ("text/html", "*/*"))
+    )
 
 
 def _body_size(request: HttpRequest) -> int:
@@ -46,15 +52,22 @@ class PcfGraphQLView(AsyncGraphQLView[PcfContext, None]):
     async def dispatch(  # type: ignore[override]  # async view, as in strawberry's own
         self, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
-        if _wants_ide(request):
+        if settings.DEBUG and _wants_ide(request):
             # The page itself holds no data; queries from it still need the bearer token.
-            if settings.DEBUG:
-                return await self.render_graphql_ide(request)
-            return self._error(404, "NOT_FOUND", "GraphiQL is only served when DEBUG is on")
+            return await self.render_graphql_ide(request)
         try:
             tenant = await aclient_from_header(request.headers.get("Authorization"))
         except Unauthenticated as exc:
             return error_response(exc)
+        if request.method != "POST":
+            # Decided here, never by strawberry, which would serve GraphiQL (from a CDN)
+            # to any GET accepting */*, DEBUG or not. Not a GraphQL request at all, so
+            # the REST error shape, as for a 401.
+            refusal = error_response(
+                MethodNotAllowed(f"{request.method} is not allowed on /v1/graphql; use POST")
+            )
+            refusal["Allow"] = "POST"
+            return refusal
         limit = settings.PCF_GRAPHQL_MAX_BYTES
         if _body_size(request) > limit or len(request.body) > limit:
             return self._error(

@@ -11,9 +11,7 @@ from tests.batch.conftest import create, post_batch
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("method", ["get", "Post", "delete", "patch"])
-def test_lower_or_mixed_case_method_is_that_operations_validation_error(
-    api, make_resource, method
-):
+def test_lower_or_mixed_case_method_is_that_operations_validation_error(api, make_resource, method):
     # given: a resource the operation could reach, and a valid neighbour operation
     make_resource("x")
     # when
@@ -26,7 +24,10 @@ def test_lower_or_mixed_case_method_is_that_operations_validation_error(
     assert bad["status"] == 400
     assert bad["error"]["code"] == "VALIDATION_ERROR"
     assert bad["error"]["details"] == [
-        {"field": "method", "message": "method must be one of GET, POST, PATCH, DELETE (upper case)"}
+        {
+            "field": "method",
+            "message": "method must be one of GET, POST, PATCH, DELETE (upper case)",
+        }
     ]
     assert bad["originalOperation"]["method"] == method
     assert good["status"] == 201

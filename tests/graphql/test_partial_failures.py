@@ -83,7 +83,7 @@ def test_bulk_delete_filter_errors(gql, tenant):
     empty = gql(query, {"f": {}})
     # then: each refused, nothing deleted
     assert bad_date["errors"][0]["extensions"]["details"] == [
-        {"field": "updated_before", "message": "Must be an ISO 8601 timestamp"}
+        {"field": "updatedBefore", "message": "Must be an ISO 8601 timestamp"}
     ]
     assert bad_enum["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"
     assert empty["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"
