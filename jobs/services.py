@@ -179,6 +179,11 @@ def chunk_run(*, chunk_id: int) -> str:
         handler = get_chunk_handler(job.handler_name)
         if handler is None:
             raise LookupError(f"No chunk handler registered for {job.handler_name!r}")
+        # Safe without a WAL flush: the chunk's rows and its done mark commit together,
+        # so a PostgreSQL crash loses both and the sweeper runs the chunk again. The
+        # commit that finishes the job does flush (below): its webhook must not announce
+        # what a crash could take back, and that flush covers every earlier commit.
+        _async_commit(True)
         started = time.monotonic()
         outcome = handler(job, chunk)
         _check_outcome(chunk, outcome)
@@ -195,6 +200,8 @@ def chunk_run(*, chunk_id: int) -> str:
             duration_ms=int((time.monotonic() - started) * 1000),
         )
         counters = _count_chunk(job.id, outcome.successful, outcome.failed)
+        if outcome.fail_job or counters.all_chunks_finished:
+            _async_commit(False)
         if outcome.fail_job:
             _finish(job.id, JobStatus.FAILED, outcome.fail_job)
         elif counters.all_chunks_finished:
@@ -202,10 +209,19 @@ def chunk_run(*, chunk_id: int) -> str:
     return f"done: {outcome.successful} ok, {outcome.failed} failed"
 
 
+def _async_commit(on: bool) -> None:
+    """Let this transaction commit without waiting for its WAL flush (or not)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL synchronous_commit = {'off' if on else 'on'}")
+
+
+@transaction.atomic
 def _mark_attempt(chunk_id: int) -> bool:
     """Count an attempt and stamp it, in its own commit: kept even if the worker dies,
     so the sweeper leaves a running chunk alone and a poison chunk is given up on.
-    False when the chunk is not pending or another worker holds it."""
+    False when the chunk is not pending or another worker holds it. No WAL flush
+    wait: only a PostgreSQL crash could lose it, and that crash ends the attempt too."""
+    _async_commit(True)
     with connection.cursor() as cursor:
         cursor.execute(
             """

@@ -9,8 +9,9 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
+from celery.signals import task_prerun
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 
 from jobs import services, sweeper
 from jobs.models import Job
@@ -20,6 +21,16 @@ logger = logging.getLogger("pcf.jobs.tasks")
 # PostgreSQL restarting, deadlocks and serialization failures surface as these; the
 # chunk's transaction is rolled back, so running it again is safe.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+
+
+@task_prerun.connect
+def _drop_broken_connections(**_: Any) -> None:
+    # Workers keep their database connection across tasks (CELERY_DB_REUSE_MAX): a
+    # fresh backend per chunk cost a connect plus cold catalog caches. A connection
+    # that failed (PostgreSQL restarted) is dropped here so the retry reconnects.
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and conn.errors_occurred and not conn.is_usable():
+            conn.close()
 
 
 class ChunkTask(Task):

@@ -126,6 +126,9 @@ def _broker_url(redis_url: str) -> str:
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or _broker_url(REDIS_URL)
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
+# Keep a worker's DB connection for this many tasks (Celery closes it around every task
+# otherwise: a new PostgreSQL backend per chunk). Broken ones: jobs.tasks prerun hook.
+CELERY_DB_REUSE_MAX = env_int("PCF_WORKER_DB_REUSE_MAX", 1000)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
