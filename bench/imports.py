@@ -86,6 +86,31 @@ class PeakRss:
         self.peaks[name] = max(self.peaks.get(name, 0.0), rss / 1e6)
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by this machine's PostgreSQL server processes (all of
+    them: other databases count too, so read it on a quiet machine)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        if proc.info["name"] in ("postgres", "postmaster") and proc.info["cpu_times"]:
+            total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+    return {"postgres": total}
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its children (alive ones)."""
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Run a child process; return (seconds, peak RSS MB, stdout)."""
     started = time.monotonic()
@@ -371,6 +396,11 @@ def run_pcf(stack: Stack, path: Path, rows: int, mode: str) -> dict[str, Any]:
             answer["status"] = response.status_code
             answer["body"] = response.json()
 
+        cpu_before = {
+            "web": tree_cpu(stack.web.pid),
+            "workers": tree_cpu(stack.worker.pid),
+            **cpu_seconds(),
+        }
         sender = threading.Thread(target=send)
         sender.start()
         job_id = None
@@ -388,6 +418,11 @@ def run_pcf(stack: Stack, path: Path, rows: int, mode: str) -> dict[str, Any]:
                     break
             time.sleep(0.05)
         seconds = time.monotonic() - started
+        cpu = {
+            "web": tree_cpu(stack.web.pid) - cpu_before["web"],
+            "workers": tree_cpu(stack.worker.pid) - cpu_before["workers"],
+            "postgres": cpu_seconds()["postgres"] - cpu_before["postgres"],
+        }
         sender.join()
         assert job.status == "completed" and job.successful == rows, (
             job.status,
@@ -402,6 +437,7 @@ def run_pcf(stack: Stack, path: Path, rows: int, mode: str) -> dict[str, Any]:
         Resource.objects.filter(tenant=tenant).delete()
         tenant.delete()
     return {
+        "cpu_s": {k: round(v, 1) for k, v in cpu.items()},
         "chunk_p50_ms": chunk_p50,
         "chunk_sum_s": sum(chunk_ms) / 1000,
         "seconds": seconds,
@@ -474,8 +510,14 @@ def main() -> None:
                 outcome = run()
                 outcome.update(method=name, rows=rows, rows_per_s=rows / outcome["seconds"])
                 results.append(outcome)
+                detail = ""
+                if "cpu_s" in outcome:
+                    detail = (
+                        f"  upload {outcome['upload_seconds']:.1f}s, chunk p50"
+                        f" {outcome['chunk_p50_ms']}ms, CPU s {outcome['cpu_s']}"
+                    )
                 print(
-                    f"  {rows:>9,} {name:<30} {outcome['rows_per_s']:>10,.0f} rows/s  peak {outcome['peak_mb']:.0f} MB",  # noqa: E501
+                    f"  {rows:>9,} {name:<30} {outcome['rows_per_s']:>10,.0f} rows/s  peak {outcome['peak_mb']:.0f} MB{detail}",  # noqa: E501
                     flush=True,
                 )
     finally:
