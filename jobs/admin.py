@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from jobs import services
 from jobs.models import Chunk, Job, JobError, WebhookDelivery
 from jobs.progress import percentage
-from jobs.representation import rows_per_second
+from jobs.representation import job_summary, rows_per_second
 from pcf.exceptions import Conflict
 
 
@@ -35,7 +35,7 @@ class ChunkInline(ReadOnlyInline):
     model = Chunk
     fields = (
         "seq", "status", "row_offset", "row_count", "attempts", "successful", "failed",
-        "duration_ms", "error", "task_result",
+        "skipped", "duration_ms", "error", "task_result",
     )  # fmt: skip
     readonly_fields = fields
     ordering = ("seq",)
@@ -77,8 +77,8 @@ class JobAdmin(admin.ModelAdmin):
     actions = ("cancel_jobs", "rerun_failed_chunks")
     readonly_fields = (
         "id", "tenant", "type", "handler", "status", "message", "progress_bar", "rows_per_s",
-        "total", "processed", "successful", "failed", "chunks_total", "chunks_finished",
-        "sealed", "options", "webhook", "summary", "task_results", "created_at",
+        "total", "processed", "successful", "failed", "skipped", "chunks_total",
+        "chunks_finished", "sealed", "options", "webhook", "summary", "task_results", "created_at",
         "updated_at", "started_at", "finished_at",
     )  # fmt: skip
     fields = readonly_fields
@@ -97,6 +97,10 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="rows/s")
     def rows_per_s(self, job: Job) -> float | None:
         return rows_per_second(job)
+
+    @admin.display(description="summary")
+    def summary(self, job: Job) -> dict[str, Any] | None:
+        return job_summary(job)
 
     @admin.display(description="Celery task results")
     def task_results(self, job: Job) -> str:

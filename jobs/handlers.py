@@ -35,6 +35,9 @@ class ChunkOutcome:
     meta: dict[str, Any] | None = None
     # Set => the job ends `failed` with this message; the chunk's own writes still commit.
     fail_job: str | None = None
+    # Rows neither applied nor failed on their own (batch SKIPPED / ROLLED_BACK);
+    # the job's processed = successful + failed + skipped.
+    skipped: int = 0
 
 
 ChunkHandler = Callable[["Job", "Chunk"], ChunkOutcome]

@@ -50,13 +50,17 @@ class Job(models.Model):
     chunks_total = models.IntegerField(default=0)
     chunks_finished = models.IntegerField(default=0)
     total = models.IntegerField(default=0)
+    # processed = successful + failed + skipped. The summary (API, webhook) is derived
+    # from these counters when read (jobs.representation.job_summary), never stored.
     processed = models.IntegerField(default=0)
     successful = models.IntegerField(default=0)
     failed = models.IntegerField(default=0)
-    summary = models.JSONField(null=True, blank=True)
+    skipped = models.IntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Set when the job is finished *and settled*: a chunk already running when the job
+    # was cancelled (or failed) commits and is counted first; see services._settle.
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -75,6 +79,11 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    @property
+    def is_settled(self) -> bool:
+        """Finished, and no chunk of it is running any more: its counts are final."""
+        return self.is_finished and self.finished_at is not None
 
     @property
     def handler_name(self) -> str:
@@ -102,6 +111,7 @@ class Chunk(models.Model):
     attempts = models.IntegerField(default=0)
     successful = models.IntegerField(default=0)
     failed = models.IntegerField(default=0)
+    skipped = models.IntegerField(default=0)
     # Handler results and meta (async batch), read back by GET /jobs/{id}/results.
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True, default="")

@@ -43,6 +43,7 @@ def snapshot(job: Job) -> dict[str, Any]:
         "percentage": percentage(job.processed, job.total, job.is_finished),
         "successful": job.successful,
         "failed": job.failed,
+        "skipped": job.skipped,
     }
 
 
@@ -64,6 +65,8 @@ class CountsLike(Protocol):
     def successful(self) -> int: ...
     @property
     def failed(self) -> int: ...
+    @property
+    def skipped(self) -> int: ...
 
 
 def publish_counts(job_id: str, counts: CountsLike) -> None:
@@ -78,6 +81,7 @@ def publish_counts(job_id: str, counts: CountsLike) -> None:
             "percentage": percentage(counts.processed, counts.total, False),
             "successful": counts.successful,
             "failed": counts.failed,
+            "skipped": counts.skipped,
         },
     )
 

@@ -38,6 +38,23 @@ def estimated_completion(job: Job) -> str | None:
     return iso_z(timezone.now() + timedelta(seconds=remaining / rate))
 
 
+def job_summary(job: Job) -> dict[str, Any] | None:
+    """The summary of a finished job (job object, webhook payload), derived from its
+    counters whenever it is read, so it always agrees with `progress`. None while the
+    job runs. `duration_ms` runs until `finished_at`, i.e. until the job settled."""
+    if not job.is_finished:
+        return None
+    started = job.started_at or job.created_at
+    end = job.finished_at or timezone.now()
+    return {
+        "total_operations": job.total or job.processed,
+        "successful": job.successful,
+        "failed": job.failed,
+        "skipped": job.skipped,
+        "duration_ms": max(0, int((end - started).total_seconds() * 1000)),
+    }
+
+
 def job_data(job: Job) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": job.id,
@@ -48,6 +65,7 @@ def job_data(job: Job) -> dict[str, Any]:
             "processed": job.processed,
             "successful": job.successful,
             "failed": job.failed,
+            "skipped": job.skipped,
             "percentage": percentage(job.processed, job.total, job.is_finished),
         },
         "created_at": iso_z(job.created_at),
@@ -58,8 +76,8 @@ def job_data(job: Job) -> dict[str, Any]:
     }
     if job.message:
         data["message"] = job.message
-    if job.summary:
-        data["summary"] = job.summary
+    if (summary := job_summary(job)) is not None:
+        data["summary"] = summary
     return data
 
 

@@ -9,7 +9,12 @@ first attempt died, finds it pending again because the dead attempt rolled back.
 
 Finishing exactly once: the last chunk to commit sees, under the job row's lock
 (taken by its counter UPDATE), that all chunks of a sealed job are finished, and moves
-the job out of `processing` with a conditional UPDATE; only one transaction can."""
+the job out of `processing` with a conditional UPDATE; only one transaction can.
+
+Settling: a job cancelled (or failed) while a chunk runs is `cancelled` at once, and
+that chunk still commits and is counted. `finished_at`, the final progress event and
+the webhook wait until no chunk of the job is pending any more (`_settle`), so they
+carry the final counts; the summary is derived from the counters whenever read."""
 
 from __future__ import annotations
 
@@ -17,17 +22,19 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from jobs import progress
 from jobs.handlers import ChunkOutcome, RowError, get_chunk_handler
 from jobs.models import (
     ACTIVE_STATUSES,
+    FINISHED_STATUSES,
     Chunk,
     ChunkStatus,
     Job,
@@ -133,11 +140,25 @@ def job_start(*, job: Job, total: int) -> None:
 
 
 @transaction.atomic
-def job_fail(*, job: Job, message: str, errors: Sequence[RowError] = ()) -> None:
+def job_fail(
+    *,
+    job: Job,
+    message: str,
+    errors: Sequence[RowError] = (),
+    total: int | None = None,
+    invalid: int = 0,
+) -> None:
     """End an unfinished job `failed` with `message` and its row errors (e.g. a strict
-    import found invalid rows at upload); chunks not run yet never run."""
+    import found invalid rows at upload); chunks not run yet never run. `total` rows
+    judged at upload, `invalid` of them: those count as failed and the valid rest as
+    skipped (nothing is written), in the same commit as the failure, so the summary
+    and the webhook carry them."""
     _insert_errors(job_id=job.id, chunk_id=None, errors=errors)
-    Job.objects.filter(pk=job.pk).update(sealed=True)
+    counts: dict[str, Any] = {}
+    if total is not None:
+        counts = {"total": total, "processed": total, "failed": invalid}
+        counts["skipped"] = max(0, total - invalid)
+    Job.objects.filter(pk=job.pk).update(sealed=True, **counts)
     _finish(job.id, JobStatus.FAILED, message)
     job.refresh_from_db()
 
@@ -145,7 +166,8 @@ def job_fail(*, job: Job, message: str, errors: Sequence[RowError] = ()) -> None
 @transaction.atomic
 def job_cancel(*, job: Job) -> Job:
     """Cancel an unfinished job: chunks not started never run; a chunk already running
-    commits normally. A finished job raises Conflict."""
+    commits normally and is counted, and the job settles (finished_at, webhook) after
+    it. A finished job raises Conflict."""
     if not _finish(job.id, JobStatus.CANCELLED, "Cancelled by request"):
         raise Conflict(f"Job {job.id} is already {Job.objects.get(pk=job.pk).status}")
     job.refresh_from_db()
@@ -171,7 +193,7 @@ def chunk_run(*, chunk_id: int) -> str:
             return "skipped: not pending, or running elsewhere"
         job = chunk.job
         if job.status not in ACTIVE_STATUSES:
-            Chunk.objects.filter(pk=chunk.pk).update(status=ChunkStatus.CANCELLED)
+            _drop_chunk(chunk)
             return f"skipped: job {job.status}"
         if chunk.attempts > settings.PCF_CHUNK_MAX_ATTEMPTS:
             _record_failure(chunk, f"gave up after {chunk.attempts - 1} attempts")
@@ -195,18 +217,19 @@ def chunk_run(*, chunk_id: int) -> str:
             status=ChunkStatus.DONE,
             successful=outcome.successful,
             failed=outcome.failed,
+            skipped=outcome.skipped,
             result=result,
             finished_at=timezone.now(),
             duration_ms=int((time.monotonic() - started) * 1000),
         )
-        counters = _count_chunk(job.id, outcome.successful, outcome.failed)
+        counters = _count_chunk(job.id, outcome.successful, outcome.failed, outcome.skipped)
         if outcome.fail_job or counters.all_chunks_finished:
             _async_commit(False)
         if outcome.fail_job:
             _finish(job.id, JobStatus.FAILED, outcome.fail_job)
         elif counters.all_chunks_finished:
             _finish_if_complete(job.id)
-    return f"done: {outcome.successful} ok, {outcome.failed} failed"
+    return f"done: {outcome.successful} ok, {outcome.failed} failed, {outcome.skipped} skipped"
 
 
 def _async_commit(on: bool) -> None:
@@ -235,7 +258,7 @@ def _mark_attempt(chunk_id: int) -> bool:
 
 
 def _check_outcome(chunk: Chunk, outcome: ChunkOutcome) -> None:
-    if outcome.successful < 0 or outcome.failed < 0:
+    if min(outcome.successful, outcome.failed, outcome.skipped) < 0:
         raise ValueError(f"chunk handler returned negative counts for {chunk}")
 
 
@@ -253,10 +276,17 @@ def chunk_record_failure(*, chunk_id: int, message: str) -> bool:
         if chunk is None:
             return False
         if chunk.job.status not in ACTIVE_STATUSES:
-            Chunk.objects.filter(pk=chunk.pk).update(status=ChunkStatus.CANCELLED)
+            _drop_chunk(chunk)
             return False
         _record_failure(chunk, message)
     return True
+
+
+def _drop_chunk(chunk: Chunk) -> None:
+    """A pending chunk of a finished job never runs; it may be the last one the job
+    was waiting for (taken by a worker as the job was cancelled)."""
+    Chunk.objects.filter(pk=chunk.pk).update(status=ChunkStatus.CANCELLED)
+    _settle(chunk.job_id)
 
 
 def _record_failure(chunk: Chunk, message: str) -> None:
@@ -291,33 +321,40 @@ class Counters:
     processed: int
     successful: int
     failed: int
+    skipped: int
 
     @property
     def all_chunks_finished(self) -> bool:
         return self.sealed and self.chunks_finished >= self.chunks_total
 
 
-def _count_chunk(job_id: str, successful: int, failed: int) -> Counters:
+def _count_chunk(job_id: str, successful: int, failed: int, skipped: int = 0) -> Counters:
     """Add a finished chunk to the job's counters (locks the job row until commit) and
-    announce the new counts once committed; one round trip."""
+    announce the new counts once committed; one round trip. A chunk that commits after
+    its job was cancelled or failed is counted too, and may settle the job."""
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
             """
             UPDATE jobs_job SET
                 processed = processed + %s, successful = successful + %s,
-                failed = failed + %s, chunks_finished = chunks_finished + 1,
+                failed = failed + %s, skipped = skipped + %s,
+                chunks_finished = chunks_finished + 1,
                 status = CASE WHEN status = 'queued' THEN 'processing' ELSE status END,
                 started_at = COALESCE(started_at, %s), updated_at = %s
             WHERE id = %s
             RETURNING status, sealed, chunks_total, chunks_finished, total, processed,
-                successful, failed
+                successful, failed, skipped
             """,
-            [successful + failed, successful, failed, now, now, job_id],
+            [successful + failed + skipped, successful, failed, skipped, now, now, job_id],
         )
         counters = Counters(*cursor.fetchone())
-    if counters.status in ACTIVE_STATUSES and not counters.all_chunks_finished:
-        # A finishing job announces itself in _after_finish instead.
+    if counters.status in ACTIVE_STATUSES:
+        if not counters.all_chunks_finished:
+            # A finishing job announces itself in _after_finish instead.
+            transaction.on_commit(lambda: progress.publish_counts(job_id, counters))
+    elif not _settle(job_id):
+        # Still waiting on another running chunk: announce the counts so far.
         transaction.on_commit(lambda: progress.publish_counts(job_id, counters))
     return counters
 
@@ -336,32 +373,42 @@ def _finish_if_complete(job_id: str) -> bool:
 
 
 def _finish(job_id: str, status: str, message: str) -> bool:
-    """Move an unfinished job to `status` (conditional UPDATE: at most once), compute its
-    summary, stop its pending chunks, and queue its webhook after commit."""
+    """Move an unfinished job to `status` (conditional UPDATE: at most once), stop its
+    pending chunks, and settle it unless a chunk of it is still running."""
     now = timezone.now()
     job = Job.objects.select_for_update().get(pk=job_id)
     if job.status not in ACTIVE_STATUSES:
         return False
-    started = job.started_at or job.created_at
-    summary = {
-        "total_operations": job.total or job.processed,
-        "successful": job.successful,
-        "failed": job.failed,
-        "duration_ms": max(0, int((now - started).total_seconds() * 1000)),
-    }
     updated = Job.objects.filter(pk=job_id, status__in=ACTIVE_STATUSES).update(
         status=status,
         message=message,
-        finished_at=now,
-        started_at=started,
-        summary=summary,
+        started_at=job.started_at or job.created_at,
         updated_at=now,
     )
     if not updated:
         return False
     _stop_pending_chunks(job_id)
-    transaction.on_commit(lambda: _after_finish(job_id))
+    _settle(job_id)
     return True
+
+
+def _settle(job_id: str) -> bool:
+    """Stamp `finished_at` on a finished job once none of its chunks is pending (i.e.
+    running: _stop_pending_chunks cancelled the others), and announce it after commit:
+    final progress event and webhook, with the final counts. At most once per finish.
+    The job row is locked first, so the check below (a new statement, a new snapshot)
+    sees every chunk committed by whoever held it before: the last to settle sees all."""
+    now = timezone.now()
+    list(Job.objects.select_for_update().filter(pk=job_id).values_list("pk"))
+    running = Chunk.objects.filter(job_id=OuterRef("pk"), status=ChunkStatus.PENDING)
+    updated = (
+        Job.objects.filter(pk=job_id, status__in=FINISHED_STATUSES, finished_at__isnull=True)
+        .exclude(Exists(running))
+        .update(finished_at=now, updated_at=now)
+    )
+    if updated:
+        transaction.on_commit(lambda: _after_finish(job_id))
+    return bool(updated)
 
 
 def _stop_pending_chunks(job_id: str) -> None:
@@ -436,25 +483,47 @@ def job_rerun_failed_chunks(*, job: Job) -> int:
     JobError.objects.filter(chunk__in=failed).delete()
     for chunk in failed:
         Job.objects.filter(pk=locked.pk).update(
-            processed=F("processed") - chunk.successful - chunk.failed,
+            processed=F("processed") - chunk.successful - chunk.failed - chunk.skipped,
             successful=F("successful") - chunk.successful,
             failed=F("failed") - chunk.failed,
+            skipped=F("skipped") - chunk.skipped,
             chunks_finished=F("chunks_finished") - 1,
         )
     Chunk.objects.filter(pk__in=[c.pk for c in failed]).update(
         status=ChunkStatus.PENDING,
         successful=0,
         failed=0,
+        skipped=0,
         attempts=0,
         error="",
         finished_at=None,
         dispatched_at=now,
     )
     Job.objects.filter(pk=locked.pk).update(
-        status=JobStatus.PROCESSING, finished_at=None, message="", summary=None, updated_at=now
+        status=JobStatus.PROCESSING, finished_at=None, message="", updated_at=now
     )
     _send_on_commit([(c.pk, locked.id, c.seq) for c in failed])
     return len(failed)
+
+
+def job_settle_abandoned(*, job_id: str, stale_before: datetime) -> bool:
+    """Settle a finished job still waiting on chunks whose worker vanished (no attempt
+    since `stale_before`): they never commit, so they are cancelled. True if settled."""
+    with transaction.atomic():
+        list(Job.objects.select_for_update().filter(pk=job_id).values_list("pk"))
+        with connection.cursor() as cursor:
+            # SKIP LOCKED: a chunk still held by a live worker will settle the job itself.
+            cursor.execute(
+                """
+                UPDATE jobs_chunk SET status = 'cancelled'
+                WHERE id IN (SELECT id FROM jobs_chunk
+                             WHERE job_id = %s AND status = 'pending'
+                               AND (last_attempt_at IS NULL OR last_attempt_at < %s)
+                             FOR UPDATE SKIP LOCKED)
+                """,
+                [job_id, stale_before],
+            )
+        return _settle(job_id)
 
 
 def webhook_secret_rotate(*, tenant: ApiClient) -> str:

@@ -34,7 +34,9 @@ logger = logging.getLogger("pcf.jobs.sse")
 
 RETRY_MS = 3000
 FINAL_EVENT_ID = "final"
-PROGRESS_FIELDS = ("processed", "total", "percentage", "successful", "failed", "status")
+PROGRESS_FIELDS = (
+    "processed", "total", "percentage", "successful", "failed", "skipped", "status"
+)  # fmt: skip
 
 
 def _event(name: str, data: dict[str, Any], event_id: str) -> str:
@@ -95,10 +97,11 @@ async def _stream(job_id: str, after_seq: int) -> AsyncIterator[str]:
         snapshot = progress.snapshot(job)
         while True:
             if snapshot["seq"] > sent:
-                data = {key: snapshot[key] for key in PROGRESS_FIELDS}
+                data = {key: snapshot.get(key, 0) for key in PROGRESS_FIELDS}
                 yield _event("progress", data, str(snapshot["seq"]))
                 sent = snapshot["seq"]
-            if job is not None and job.is_finished:
+            # Settled, not just finished: a chunk running at cancel time is counted first.
+            if job is not None and job.is_settled:
                 yield _final_event(job)
                 return
             message = await _next_message(pubsub, heartbeat)

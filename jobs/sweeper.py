@@ -13,8 +13,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from jobs.models import ACTIVE_STATUSES, Chunk, ChunkStatus
-from jobs.services import send_chunk_tasks
+from jobs.models import ACTIVE_STATUSES, FINISHED_STATUSES, Chunk, ChunkStatus
+from jobs.services import job_settle_abandoned, send_chunk_tasks
 
 # One sweep re-sends at most this many chunks; the next sweep takes the rest, so a
 # huge backlog is never flooded into the broker at once.
@@ -37,11 +37,36 @@ def stale_chunks(*, now: datetime | None = None) -> list[tuple[int, str, int]]:
     return list(queryset)
 
 
+def unsettled_jobs(*, now: datetime | None = None) -> list[str]:
+    """Finished jobs (cancelled, failed) still waiting on a chunk with no recent attempt:
+    a worker died while running it, so it never commits and never settles the job."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.PCF_CHUNK_STALE_SECONDS)
+    no_recent_attempt = Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=cutoff)
+    queryset = (
+        Chunk.objects.filter(
+            status=ChunkStatus.PENDING,
+            job__status__in=FINISHED_STATUSES,
+            job__finished_at__isnull=True,
+        )
+        .filter(no_recent_attempt)
+        .order_by("job_id")
+        .values_list("job_id", flat=True)
+        .distinct()[:SWEEP_BATCH]
+    )
+    return list(queryset)
+
+
 def sweep() -> dict[str, int]:
-    """Re-dispatch stale chunks; return how many."""
+    """Re-dispatch stale chunks and settle abandoned finished jobs; return how many."""
     now = timezone.now()
     chunks = stale_chunks(now=now)
     if chunks:
         Chunk.objects.filter(pk__in=[pk for pk, _, _ in chunks]).update(dispatched_at=now)
         send_chunk_tasks(chunks)
-    return {"redispatched": len(chunks)}
+    stale_before = now - timedelta(seconds=settings.PCF_CHUNK_STALE_SECONDS)
+    settled = sum(
+        job_settle_abandoned(job_id=job_id, stale_before=stale_before)
+        for job_id in unsettled_jobs(now=now)
+    )
+    return {"redispatched": len(chunks), "settled": settled}

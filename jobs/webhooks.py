@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from jobs import netguard
 from jobs.models import Job, WebhookDelivery
+from jobs.representation import job_summary
 from pcf.exceptions import ValidationError
 from pcf.timefmt import iso_z
 
@@ -132,7 +133,8 @@ def payload_for(job: Job) -> dict[str, Any]:
     return {
         "event": event_name(job),
         "job_id": job.id,
-        "summary": job.summary or {},
+        # Derived from the counters at send time: the settled job's final counts.
+        "summary": job_summary(job) or {},
         "timestamp": iso_z(job.finished_at or timezone.now()),
     }
 

@@ -184,6 +184,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "resources.graphql.openapi.add_graphql_path",
+        "jobs.openapi.add_progress_path",  # the SSE stream, an async non-DRF view
     ],
 }
 

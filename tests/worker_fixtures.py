@@ -6,6 +6,13 @@ Use it with `@pytest.mark.django_db(transaction=True)`: workers are other proces
 and only see committed rows. Workers are shared by the whole session (start-up costs
 ~2 s); a test may kill one with SIGKILL (`kill9`) and start a fresh one (`start`).
 
+Workers live only while tests ask for them: a test that does not request
+`celery_worker` first stops the session's workers (and beat), because a live worker
+consumes every chunk task any test dispatches, and would race a test that runs its
+chunks in-process with `services.chunk_run` (the chunk is locked or already done, so
+the in-process run skips it). The next test that asks starts fresh workers on a
+purged broker.
+
 `celery_beat` adds a beat process that runs the sweeper every second, with chunks
 counted stale after PCF_CHUNK_STALE_SECONDS=2 (set for every test worker).
 
@@ -158,6 +165,8 @@ class Workers:
 
     def ensure_running(self) -> None:
         if not self.alive:
+            # Tasks queued while no worker ran name rows of earlier tests: drop them.
+            _purge_broker()
             self.start()
 
     def kill9(self, worker: CeleryProcess | None = None) -> None:
@@ -189,12 +198,29 @@ def _celery_workers(django_db_setup: None, django_db_blocker: object) -> Iterato
     env["PCF_EXTRA_HANDLER_MODULES"] = ",".join([*extra, *EXTRA_HANDLER_MODULES])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     _purge_broker()
+    global _session_workers
     with tempfile.TemporaryDirectory(prefix="pcf-workers-") as tmp:
         workers = Workers(env, Path(tmp))
+        _session_workers = workers
         try:
             yield workers
         finally:
+            _session_workers = None
             workers.stop_all()
+
+
+# The session's pool once a test asked for it (read without instantiating the fixture).
+_session_workers: Workers | None = None
+
+
+@pytest.fixture(autouse=True)
+def _workers_only_for_tests_that_ask(request: pytest.FixtureRequest) -> None:
+    """Stop the session's workers before a test that did not ask for them (see the
+    module docstring): its dispatched chunk tasks must stay in the broker, not run."""
+    if "celery_worker" in request.fixturenames or _session_workers is None:
+        return
+    if _session_workers.alive or (_session_workers.beat and _session_workers.beat.alive):
+        _session_workers.stop_all()
 
 
 @pytest.fixture

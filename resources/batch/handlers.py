@@ -42,8 +42,8 @@ def batch_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     )
     return ChunkOutcome(
         successful=meta["successful"],
-        # Skipped operations count as failed for job progress, so processed == total.
-        failed=meta["failed"] + meta["skipped"],
+        failed=meta["failed"],
+        skipped=meta["skipped"],
         results=body["results"],
         meta=meta,
         fail_job=(

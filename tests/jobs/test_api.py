@@ -37,6 +37,7 @@ def test_job_object_has_the_cookbook_shape(tenant) -> None:
         "processed": 4,
         "successful": 3,
         "failed": 1,
+        "skipped": 0,
         "percentage": 100,
     }
     for key in ("created_at", "started_at", "finished_at"):
