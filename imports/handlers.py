@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from imports.apply import Pending, apply_rows
-from imports.rows import BoundColumn, CellProblem, validate_cells
+from imports.rows import BoundColumn, CellProblem, row_checker
 from jobs.handlers import ChunkOutcome, RowError, register_chunk_handler
 from jobs.models import Chunk, Job
 from pcf.exceptions import ValidationError
@@ -47,8 +47,9 @@ def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     """Validate the chunk's rows once, then write the valid ones in one go."""
     options = job.options
     header, columns = csv_columns(options)
-    width = len(header)
+    check = row_checker(columns, len(header))
     pending: list[Pending] = []
+    keep = pending.append
     errors: list[RowError] = []
     invalid = 0
     row = chunk.row_offset
@@ -56,12 +57,12 @@ def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
         if not cells:
             continue  # blank lines are not rows (the upload drops them already)
         row += 1
-        values, problems = validate_cells(cells, columns, width)
+        values, problems = check(cells)
         if values is None:
             invalid += 1
             errors.extend(csv_row_errors(row, header, cells, problems))
         else:
-            pending.append(Pending(values=values, row=row, index=None, original=cells))
+            keep(Pending(values, row, None, cells))
     if errors or options.get("upsert") or any(p.values.id for p in pending):
         # Conflicts are reported with the original values; map them to columns once.
         pending = [

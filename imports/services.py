@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from imports.csv_stream import decoded_text, plain_bytes, record_batches
 from imports.handlers import csv_row_errors, values_from_item
 from imports.options import BulkImportOptions, CsvImportOptions, parse_bulk_options
-from imports.rows import BoundColumn, bind_mapping, header_of, validate_cells
+from imports.rows import BoundColumn, bind_mapping, header_of, row_checker
 from jobs.handlers import RowError
 from jobs.models import Chunk, Job
 from jobs.services import job_add_chunk, job_create, job_fail, job_start
@@ -101,11 +101,11 @@ class _CsvChunker:
         )
 
     def _validate(self, records: list[str]) -> None:
-        width = len(self.header)
+        check = row_checker(self.columns, len(self.header))
         row = self.total
         for cells in csv.reader(records):
             row += 1
-            values, problems = validate_cells(cells, self.columns, width)
+            values, problems = check(cells)
             if values is None:
                 self.invalid += 1
                 if len(self.errors) < STRICT_ERRORS_KEPT:

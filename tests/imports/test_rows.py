@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from imports.rows import BoundColumn, validate_cells
+from imports.rows import BoundColumn, row_checker, validate_cells
 from pcf.exceptions import ValidationError
 from resources.schemas import parse_create
 
@@ -77,3 +77,36 @@ def test_values_are_compact_and_unset_fields_stay_none() -> None:
     assert values is None and problems[0].field == "metadata"
     values, problems = validate_cells(["", "a", "image", "", '{"a": "\\u0000"}'], COLUMNS, 5)
     assert values is None and "NUL" in problems[0].message
+
+
+EXTRA_CASES = [
+    ["", "a", "image", "", '{"a": NaN}'],
+    ["", "a", "image", "", '{"a": "\\u0000"}'],
+    ["", "a", "image", "", '{"a": "\\ud800"}'],
+    ["", "a", "image", "", '{"a": "\\u00e9"}'],
+    ["", "a\x00b", "image", "", ""],
+    ["", "a", "image", "", "{not json"],
+    ["", "a", "image", "", " {} "],
+    ["", "a", "image"],
+    ["", "a", "image", "", "", "extra"],
+]
+
+
+@pytest.mark.parametrize("cells", CASES + EXTRA_CASES)
+@pytest.mark.parametrize(
+    "columns",
+    [
+        COLUMNS,
+        COLUMNS[1:3],  # name and type only
+        [BoundColumn("metadata", 0, True), BoundColumn("type", 2, False), COLUMNS[1]],
+        [*COLUMNS[:4], BoundColumn("metadata", 4, False)],
+    ],
+    ids=["all", "name-type", "reordered", "metadata-not-json"],
+)
+def test_row_checker_gives_exactly_what_validate_cells_gives(
+    cells: list[str], columns: list[BoundColumn]
+) -> None:
+    # given: the per-chunk checker with its fast path
+    check = row_checker(columns, 5)
+    # when/then: same values and same problems as the reference validator
+    assert check(cells) == validate_cells(cells, columns, 5)
