@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobs.sse import FINAL_EVENT_ID, PROGRESS_FIELDS, RETRY_MS
+from pcf.openapi import error_response
 
 PROGRESS_PATH = "/v1/jobs/{job_id}/progress"
 
@@ -57,31 +58,6 @@ _EXAMPLE = (
 )
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {
-                        "error": {
-                            "type": "object",
-                            "required": ["code", "message", "details"],
-                            "properties": {
-                                "code": {"type": "string"},
-                                "message": {"type": "string"},
-                                "details": {"type": "array", "items": {"type": "object"}},
-                            },
-                        }
-                    },
-                }
-            }
-        },
-    }
-
-
 OPERATION: dict[str, Any] = {
     "operationId": "jobs_progress",
     "summary": "Follow a job's progress (Server-Sent Events)",
@@ -108,8 +84,8 @@ OPERATION: dict[str, Any] = {
                 }
             },
         },
-        "401": _error("Missing or invalid bearer token."),
-        "404": _error("No such job for this tenant (NOT_FOUND)."),
+        "401": error_response("Missing or invalid bearer token."),
+        "404": error_response("No such job for this tenant (NOT_FOUND)."),
     },
 }
 

@@ -38,3 +38,29 @@ def strip_optional_slash(endpoints: list[Endpoint], **kwargs: Any) -> list[Endpo
         seen.add((clean, method))
         out.append((clean, path_regex, method, callback))
     return out
+
+
+def error_response(description: str) -> dict[str, Any]:
+    """An OpenAPI response in the contract's error shape, for hand-described routes."""
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message", "details"],
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                                "details": {"type": "array", "items": {"type": "object"}},
+                            },
+                        }
+                    },
+                }
+            }
+        },
+    }

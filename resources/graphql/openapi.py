@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pcf.openapi import error_response
+
 GRAPHQL_PATH = "/v1/graphql"
 
 _ERROR = {
@@ -86,30 +88,6 @@ def _json(ref: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
 
 
-def _rest_error(description: str) -> dict[str, Any]:
-    # The REST error shape, described inline: no other component is assumed to exist.
-    return {
-        "description": description,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "error": {
-                            "type": "object",
-                            "properties": {
-                                "code": {"type": "string"},
-                                "message": {"type": "string"},
-                                "details": {"type": "array", "items": {"type": "object"}},
-                            },
-                        }
-                    },
-                }
-            }
-        },
-    }
-
-
 OPERATION: dict[str, Any] = {
     "operationId": "graphql",
     "tags": ["graphql"],
@@ -130,8 +108,8 @@ OPERATION: dict[str, Any] = {
             "batched operations).",
             "content": _json("GraphQLResponse"),
         },
-        "401": _rest_error("Missing or bad bearer token (REST error shape)."),
-        "405": _rest_error("Any method but POST (REST error shape)."),
+        "401": error_response("Missing or bad bearer token (REST error shape)."),
+        "405": error_response("Any method but POST (REST error shape)."),
         "413": {
             "description": "Body over PCF_GRAPHQL_MAX_BYTES (PAYLOAD_TOO_LARGE).",
             "content": _json("GraphQLResponse"),
