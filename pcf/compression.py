@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import tempfile
 import zlib
-from collections.abc import Awaitable, Callable
 from typing import IO, Any, BinaryIO, cast
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware.gzip import GZipMiddleware
+from django.utils.deprecation import MiddlewareMixin
 
 from pcf.errors import error_response
 from pcf.exceptions import PayloadTooLarge, PcfError, UnsupportedMediaType, ValidationError
@@ -100,36 +99,18 @@ def decompress_request(request: HttpRequest) -> None:
     request.META["PCF_DECOMPRESSED"] = True
 
 
-class RequestDecompressionMiddleware:
-    """Inflates gzip request bodies before anything reads them (see module doc)."""
+class RequestDecompressionMiddleware(MiddlewareMixin):
+    """Inflates gzip request bodies before anything reads them (see module doc).
 
-    sync_capable = True
-    async_capable = True
+    Under ASGI, MiddlewareMixin runs this in a worker thread: inflating up to the cap
+    never blocks the event loop."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.is_async:
-            return self.__acall__(request)
+    def process_request(self, request: HttpRequest) -> HttpResponseBase | None:
         try:
             decompress_request(request)
         except PcfError as error:
             return error_response(error)
-        return self.get_response(request)
-
-    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        # The ASGI handler already holds the body in a spooled file, so inflating it
-        # here is local work; gzip bodies are bounded by the cap anyway.
-        try:
-            decompress_request(request)
-        except PcfError as error:
-            return error_response(error)
-        get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
-        return await get_response(request)
+        return None
 
 
 class ResponseGZipMiddleware(GZipMiddleware):
