@@ -369,7 +369,7 @@ def _multipart(path: Path, options: dict[str, Any]) -> tuple[Any, str]:
     return body(), f"multipart/form-data; boundary={boundary}"
 
 
-def run_pcf(stack: Stack, path: Path, rows: int, mode: str) -> dict[str, Any]:
+def run_pcf(stack: Stack, path: Path, rows: int, mode: str, chunk_size: int) -> dict[str, Any]:
     import httpx
 
     from jobs.models import Job
@@ -378,7 +378,7 @@ def run_pcf(stack: Stack, path: Path, rows: int, mode: str) -> dict[str, Any]:
 
     tenant, token = ApiClient.issue(f"bench-pcf-{mode}")
     peaks = PeakRss()
-    options = {"validation": mode, "chunk_size": 1000}
+    options = {"validation": mode, "chunk_size": chunk_size}
     try:
         body, content_type = _multipart(path, options)
         started = time.monotonic()
@@ -437,6 +437,7 @@ def run_pcf(stack: Stack, path: Path, rows: int, mode: str) -> dict[str, Any]:
         Resource.objects.filter(tenant=tenant).delete()
         tenant.delete()
     return {
+        "chunk_size": chunk_size,
         "cpu_s": {k: round(v, 1) for k, v in cpu.items()},
         "chunk_p50_ms": chunk_p50,
         "chunk_sum_s": sum(chunk_ms) / 1000,
@@ -476,6 +477,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     sizes = [int(s) for s in os.environ.get("BENCH_ROWS", "100000,1000000").split(",") if s]
     modes = [m for m in os.environ.get("BENCH_PCF_MODES", "lenient,strict").split(",") if m]
+    chunk_sizes = [int(s) for s in os.environ.get("BENCH_CHUNK_SIZES", "1000").split(",") if s]
     info = machine()
     print(f"machine: {info}")
     results: list[dict[str, Any]] = []
@@ -486,13 +488,16 @@ def main() -> None:
             plan: list[tuple[str, Any]] = [
                 ("psql \\copy (raw)", lambda path=path, rows=rows: run_raw_copy(path, rows))
             ]
-            for mode in modes:
-                plan.append(
-                    (
-                        f"PCF end to end ({mode})",
-                        lambda mode=mode, path=path, rows=rows: run_pcf(stack, path, rows, mode),
+            for size in chunk_sizes:
+                for mode in modes:
+                    plan.append(
+                        (
+                            f"PCF end to end ({mode}, chunks of {size:,})",
+                            lambda mode=mode, path=path, rows=rows, size=size: run_pcf(
+                                stack, path, rows, mode, size
+                            ),
+                        )
                     )
-                )
             if rows <= PEER_MAX_ROWS:
                 plan.append(
                     (

@@ -9,9 +9,15 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
-from celery.signals import task_prerun
+from celery.signals import task_postrun, task_prerun
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, connections
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    connections,
+)
 
 from jobs import services, sweeper
 from jobs.models import Job
@@ -58,7 +64,19 @@ class ChunkTask(Task):
     max_retries=settings.PCF_CHUNK_MAX_RETRIES,
 )
 def run_chunk(chunk_id: int) -> str:
-    return services.chunk_run(chunk_id=chunk_id)
+    outcome = services.chunk_run(chunk_id=chunk_id)
+    # The task's result row (django-celery-results, written right after this returns)
+    # needs no WAL flush: the chunk's own state is already committed in jobs_chunk, and
+    # a PostgreSQL crash could lose at most this record. Reset after the task.
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+    return outcome
+
+
+@task_postrun.connect(sender=run_chunk)
+def _flush_commits_again(**_: Any) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("RESET synchronous_commit")
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
