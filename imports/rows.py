@@ -91,7 +91,8 @@ def _reject_constant(name: str) -> Any:
 
 # One decoder for all rows: json.loads(..., parse_constant=) would build one per call.
 # NaN/Infinity are refused because PostgreSQL's jsonb refuses them.
-_decode = json.JSONDecoder(parse_constant=_reject_constant).decode
+_decoder = json.JSONDecoder(parse_constant=_reject_constant)
+_decode = _decoder.decode
 
 
 def _metadata_text(raw: str) -> tuple[str | None, str | None]:
@@ -207,7 +208,7 @@ def row_checker(columns: Sequence[BoundColumn], width: int) -> RowCheck:
     i_status = fields["status"].index if "status" in fields else absent
     i_id = fields["id"].index if "id" in fields else absent
     i_meta = fields["metadata"].index if "metadata" in fields else absent
-    types, statuses, decode = _TYPES, _STATUSES, _decode
+    types, statuses, raw_decode = _TYPES, _STATUSES, _decoder.raw_decode
     id_ok = _ID.fullmatch
     max_meta = min(_SAFE_METADATA_CHARS, int(settings.PCF_METADATA_MAX_BYTES))
     max_depth = int(settings.PCF_METADATA_MAX_DEPTH)
@@ -239,11 +240,13 @@ def row_checker(columns: Sequence[BoundColumn], width: int) -> RowCheck:
                 or meta.count("{") + meta.count("[") > max_depth
             ):
                 return slow(cells, columns, width)
+            # raw_decode at 0 skips json.loads' two whitespace regex matches; a cell with
+            # surrounding whitespace or trailing data takes the slow path.
             try:
-                value = decode(meta)
+                value, end = raw_decode(meta, 0)
             except (ValueError, RecursionError):
                 return slow(cells, columns, width)
-            if type(value) is not dict:
+            if end != len(meta) or type(value) is not dict:
                 return slow(cells, columns, width)
         return RowValues(public_id or None, name, kind, status or None, meta or None), no_problems
 
