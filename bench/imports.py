@@ -86,18 +86,9 @@ class PeakRss:
         self.peaks[name] = max(self.peaks.get(name, 0.0), rss / 1e6)
 
 
-def cpu_seconds() -> dict[str, float]:
-    """CPU seconds used so far by this machine's PostgreSQL server processes (all of
-    them: other databases count too, so read it on a quiet machine)."""
-    total = 0.0
-    for proc in psutil.process_iter(["name", "cpu_times"]):
-        if proc.info["name"] in ("postgres", "postmaster") and proc.info["cpu_times"]:
-            total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
-    return {"postgres": total}
-
-
 def tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and its children (alive ones)."""
+    """CPU seconds of a process and its children (alive ones). PostgreSQL's share is
+    not measured: its backends come and go, so a per-process sum is not reliable."""
     try:
         proc = psutil.Process(pid)
         procs = [proc, *proc.children(recursive=True)]
@@ -420,7 +411,6 @@ def run_pcf(stack: Stack, path: Path, rows: int, mode: str, chunk_size: int) -> 
         cpu_before = {
             "web": tree_cpu(stack.web.pid),
             "workers": tree_cpu(stack.worker.pid),
-            **cpu_seconds(),
         }
         sender = threading.Thread(target=send)
         sender.start()
@@ -442,7 +432,6 @@ def run_pcf(stack: Stack, path: Path, rows: int, mode: str, chunk_size: int) -> 
         cpu = {
             "web": tree_cpu(stack.web.pid) - cpu_before["web"],
             "workers": tree_cpu(stack.worker.pid) - cpu_before["workers"],
-            "postgres": cpu_seconds()["postgres"] - cpu_before["postgres"],
         }
         sender.join()
         assert job.status == "completed" and job.successful == rows, (
