@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import connection
@@ -41,6 +42,25 @@ RETURNING seq, public_id
 """
 
 
+def _insert_columns(
+    *,
+    tenant: ApiClient,
+    now: datetime,
+    ids: list[str],
+    names: list[str],
+    types: list[str],
+    statuses: list[str],
+    metadata_json: list[str],
+) -> dict[str, int]:
+    """One INSERT .. ON CONFLICT DO NOTHING of column arrays; the seq of each id written
+    (an id already taken in the tenant, or repeated in `ids`, is written once or not)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_SQL, [tenant.pk, now, now, ids, names, types, statuses, metadata_json]
+        )
+        return {public_id: seq for seq, public_id in cursor.fetchall()}
+
+
 def resources_insert_many(*, tenant: ApiClient, specs: Sequence[ResourceCreate]) -> InsertOutcome:
     """Insert validated resources in one statement; an id already used in the tenant
     (or twice in `specs`) leaves that position None instead of failing the rest."""
@@ -48,16 +68,15 @@ def resources_insert_many(*, tenant: ApiClient, specs: Sequence[ResourceCreate])
         return InsertOutcome(created=[])
     now = timezone.now()
     ids = [spec.id or new_resource_id() for spec in specs]
-    columns = (
-        ids,
-        [s.name for s in specs],
-        [s.type.value for s in specs],
-        [s.status.value for s in specs],
-        [json.dumps(s.metadata, separators=(",", ":")) for s in specs],
+    inserted = _insert_columns(
+        tenant=tenant,
+        now=now,
+        ids=ids,
+        names=[s.name for s in specs],
+        types=[s.type.value for s in specs],
+        statuses=[s.status.value for s in specs],
+        metadata_json=[json.dumps(s.metadata, separators=(",", ":")) for s in specs],
     )
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, [tenant.pk, now, now, *columns])
-        inserted = {public_id: seq for seq, public_id in cursor.fetchall()}
     created: list[Resource | None] = []
     claimed: set[str] = set()
     for public_id, spec in zip(ids, specs, strict=True):
@@ -140,17 +159,6 @@ def resources_copy_create(*, tenant: ApiClient, rows: Sequence[RowValues]) -> in
     return len(records)
 
 
-_INSERT_ROWS_SQL = """
-INSERT INTO resources_resource
-    (tenant_id, public_id, name, type, status, metadata, created_at, updated_at)
-SELECT %s, r.public_id, r.name, r.type, r.status, r.metadata::jsonb, %s, %s
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
-    AS r(public_id, name, type, status, metadata)
-ON CONFLICT (tenant_id, public_id) DO NOTHING
-RETURNING public_id
-"""
-
-
 def resources_create_rows(*, tenant: ApiClient, rows: Sequence[RowValues]) -> list[bool]:
     """Insert rows (client ids kept, missing ones generated) in one statement; per
     position, False when the id was already used in the tenant (or earlier in `rows`)."""
@@ -158,21 +166,17 @@ def resources_create_rows(*, tenant: ApiClient, rows: Sequence[RowValues]) -> li
         return []
     now = timezone.now()
     ids = [row.id or new_resource_id() for row in rows]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT_ROWS_SQL,
-            [
-                tenant.pk,
-                now,
-                now,
-                ids,
-                [r.name for r in rows],
-                [r.type for r in rows],
-                [r.status or "active" for r in rows],
-                [r.metadata or "{}" for r in rows],
-            ],
+    inserted = set(
+        _insert_columns(
+            tenant=tenant,
+            now=now,
+            ids=ids,
+            names=[r.name for r in rows],
+            types=[r.type for r in rows],
+            statuses=[r.status or "active" for r in rows],
+            metadata_json=[r.metadata or "{}" for r in rows],
         )
-        inserted = {public_id for (public_id,) in cursor.fetchall()}
+    )
     created: list[bool] = []
     for public_id in ids:
         created.append(public_id in inserted)

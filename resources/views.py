@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from pcf.auth import tenant_of
 from pcf.exceptions import ValidationError
 from resources import selectors, services
-from resources.filters import parse_filter
+from resources.filters import FILTER_KEYS, parse_filter
 from resources.representation import resource_data
 
 _PAGING_KEYS = ("limit", "cursor")
@@ -32,18 +32,7 @@ def parse_bool_param(name: str, raw: str | None) -> bool:
 class ResourceCollectionView(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter(name, str, required=False)
-            for name in (
-                "status",
-                "type",
-                "ids",
-                "created_before",
-                "created_after",
-                "updated_before",
-                "updated_after",
-                "limit",
-                "cursor",
-            )
+            OpenApiParameter(name, str, required=False) for name in (*FILTER_KEYS, *_PAGING_KEYS)
         ],
         responses={200: dict},
         operation_id="resources_list",
