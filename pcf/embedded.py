@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 # A unix socket path must fit in sun_path (108 bytes on Linux).
 _MAX_SOCKET_PATH = 100
@@ -45,15 +46,20 @@ def _locked(name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def postgres_socket_dir() -> str:
-    """Start the embedded PostgreSQL if needed; return its socket directory."""
+def _postgres_server(pgdata: Path) -> Any:
+    """pgserver's handle on `pgdata`, starting the server if it is not running."""
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); harmless here.
         warnings.simplefilter("ignore")
         import pgserver  # imported lazily: only the embedded mode needs it
 
+        return pgserver.get_server(pgdata, cleanup_mode=None)
+
+
+def postgres_socket_dir() -> str:
+    """Start the embedded PostgreSQL if needed; return its socket directory."""
     with _locked("postgres"):
-        server = pgserver.get_server(data_dir() / "postgres", cleanup_mode=None)
+        server = _postgres_server(data_dir() / "postgres")
     info = server.get_postmaster_info()
     return str(info.socket_dir)
 
@@ -160,9 +166,7 @@ def stop() -> None:
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid_file.read_text().strip()), 15)
     if (folder / "postgres" / "postmaster.pid").exists():
-        import pgserver
-
-        server = pgserver.get_server(folder / "postgres", cleanup_mode=None)
+        server = _postgres_server(folder / "postgres")
         server.cleanup_mode = "stop"
         server.cleanup()
 
