@@ -177,23 +177,11 @@ def job_cancel(*, job: Job) -> Job:
 # --- running one chunk -----------------------------------------------------------------
 
 
-def chunk_run(*, chunk_id: int, drain: bool = False) -> str:
+def chunk_run(*, chunk_id: int) -> str:
     """Apply one chunk exactly once; return what happened (for the task result).
-    With `drain`, then run the job's next pending chunks in this task too (`_drain`).
-    Transient database errors of this chunk propagate so the task can retry them."""
-    job_id = _mark_attempt(chunk_id)
-    if job_id is None:
+    Transient database errors propagate so the task can retry them."""
+    if not _mark_attempt(chunk_id):
         return "skipped: not pending, or running elsewhere"
-    outcome = _run_marked(chunk_id)
-    if drain and outcome.startswith("done"):
-        drained = _drain(job_id, after_chunk=chunk_id)
-        if drained:
-            outcome += f"; drained {drained} more chunk(s)"
-    return outcome
-
-
-def _run_marked(chunk_id: int) -> str:
-    """Claim a chunk whose attempt is stamped and apply it in one transaction."""
     with transaction.atomic():
         chunk = (
             Chunk.objects.select_for_update(skip_locked=True, of=("self",))
@@ -213,11 +201,11 @@ def _run_marked(chunk_id: int) -> str:
         handler = get_chunk_handler(job.handler_name)
         if handler is None:
             raise LookupError(f"No chunk handler registered for {job.handler_name!r}")
-        # The chunk task runs with synchronous_commit off for its session (jobs.tasks):
-        # the chunk's rows and its done mark commit together, so a PostgreSQL crash
-        # loses both and the sweeper runs the chunk again. The commit that finishes the
-        # job does flush (`_settle`): its webhook must not announce what a crash could
-        # take back, and that flush covers every earlier commit.
+        # Safe without a WAL flush: the chunk's rows and its done mark commit together,
+        # so a PostgreSQL crash loses both and the sweeper runs the chunk again. The
+        # commit that finishes the job does flush (below): its webhook must not announce
+        # what a crash could take back, and that flush covers every earlier commit.
+        _async_commit(True)
         started = time.monotonic()
         outcome = handler(job, chunk)
         _check_outcome(chunk, outcome)
@@ -235,41 +223,13 @@ def _run_marked(chunk_id: int) -> str:
             duration_ms=int((time.monotonic() - started) * 1000),
         )
         counters = _count_chunk(job.id, outcome.successful, outcome.failed, outcome.skipped)
+        if outcome.fail_job or counters.all_chunks_finished:
+            _async_commit(False)
         if outcome.fail_job:
             _finish(job.id, JobStatus.FAILED, outcome.fail_job)
         elif counters.all_chunks_finished:
             _finish_if_complete(job.id)
     return f"done: {outcome.successful} ok, {outcome.failed} failed, {outcome.skipped} skipped"
-
-
-def _drain(job_id: str, *, after_chunk: int) -> int:
-    """Run the job's next pending chunks (by seq, after `after_chunk`'s) in this task,
-    each with its own attempt stamp and its own claim transaction, exactly as its own
-    message would, until none is left or PCF_CHUNK_DRAIN_SECONDS have passed. Their
-    messages then find them done and skip. Only never-attempted chunks of an active
-    job are taken: a chunk that crashed or failed once is left to its own message, its
-    retries and the sweeper, so crash accounting is unchanged; a cancel stops the next
-    claim. Returns how many chunks ran here."""
-    deadline = time.monotonic() + getattr(settings, "PCF_CHUNK_DRAIN_SECONDS", 5)
-    drained = 0
-    seq = Chunk.objects.filter(pk=after_chunk).values_list("seq", flat=True).first()
-    while seq is not None and time.monotonic() < deadline:
-        claimed = _mark_next_attempt(job_id, after_seq=seq)
-        if claimed is None:
-            break
-        chunk_id, seq = claimed
-        try:
-            outcome = _run_marked(chunk_id)
-        except Exception:
-            # Its own message may already have been skipped while this task held it:
-            # send it again, so it gets the task's retries and failure recording.
-            logger.warning("drained chunk %s failed; re-sent", chunk_id, exc_info=True)
-            send_chunk_tasks([(chunk_id, job_id, seq)])
-            break
-        if not outcome.startswith("done"):
-            break
-        drained += 1
-    return drained
 
 
 def _async_commit(on: bool) -> None:
@@ -278,46 +238,23 @@ def _async_commit(on: bool) -> None:
         cursor.execute(f"SET LOCAL synchronous_commit = {'off' if on else 'on'}")
 
 
-def _mark_attempt(chunk_id: int) -> str | None:
-    """Count an attempt and stamp it, in its own commit (one autocommit statement):
-    kept even if the worker dies, so the sweeper leaves a running chunk alone and a
-    poison chunk is given up on. Returns the chunk's job id; None when the chunk is
-    not pending or another worker holds it. Chunk tasks commit it without a WAL flush
-    (jobs.tasks): only a PostgreSQL crash could lose it, and that ends the attempt."""
+@transaction.atomic
+def _mark_attempt(chunk_id: int) -> bool:
+    """Count an attempt and stamp it, in its own commit: kept even if the worker dies,
+    so the sweeper leaves a running chunk alone and a poison chunk is given up on.
+    False when the chunk is not pending or another worker holds it. No WAL flush
+    wait: only a PostgreSQL crash could lose it, and that crash ends the attempt too."""
+    _async_commit(True)
     with connection.cursor() as cursor:
         cursor.execute(
             """
             UPDATE jobs_chunk SET attempts = attempts + 1, last_attempt_at = %s
             WHERE id = (SELECT id FROM jobs_chunk WHERE id = %s AND status = 'pending'
                         FOR UPDATE SKIP LOCKED)
-            RETURNING job_id
             """,
             [timezone.now(), chunk_id],
         )
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def _mark_next_attempt(job_id: str, *, after_seq: int) -> tuple[int, int] | None:
-    """`_mark_attempt` for the job's next dispatched, never-attempted pending chunk
-    after `after_seq`, while the job is active; (chunk id, seq) or None."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE jobs_chunk SET attempts = attempts + 1, last_attempt_at = %s
-            WHERE id = (SELECT c.id FROM jobs_chunk c
-                        WHERE c.job_id = %s AND c.status = 'pending' AND c.seq > %s
-                          AND c.attempts = 0 AND c.dispatched_at IS NOT NULL
-                          AND EXISTS (SELECT 1 FROM jobs_job j WHERE j.id = c.job_id
-                                      AND j.status IN ('queued', 'processing'))
-                        ORDER BY c.seq LIMIT 1
-                        FOR UPDATE OF c SKIP LOCKED)
-            RETURNING id, seq
-            """,
-            [timezone.now(), job_id, after_seq],
-        )
-        row = cursor.fetchone()
-    return (row[0], row[1]) if row else None
+        return cursor.rowcount == 1
 
 
 def _check_outcome(chunk: Chunk, outcome: ChunkOutcome) -> None:
@@ -470,9 +407,6 @@ def _settle(job_id: str) -> bool:
         .update(finished_at=now, updated_at=now)
     )
     if updated:
-        # This commit announces the end (webhook, final event): wait for its WAL flush,
-        # whatever the session's synchronous_commit (chunk tasks run with it off).
-        _async_commit(False)
         transaction.on_commit(lambda: _after_finish(job_id))
     return bool(updated)
 

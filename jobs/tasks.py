@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
-from celery.signals import task_prerun
+from celery.signals import task_postrun, task_prerun
 from django.conf import settings
 from django.db import (
     InterfaceError,
@@ -30,12 +30,7 @@ TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 
 
 @task_prerun.connect
-def _before_task(task: Task | None = None, **_: Any) -> None:
-    _drop_broken_connections()
-    _session_async_commit(task is not None and task.name == run_chunk.name)
-
-
-def _drop_broken_connections() -> None:
+def _drop_broken_connections(**_: Any) -> None:
     # Workers keep their database connection across tasks (CELERY_DB_REUSE_MAX): a
     # fresh backend per chunk cost a connect plus cold catalog caches. A connection
     # that failed (PostgreSQL restarted) is dropped here so the retry reconnects.
@@ -69,22 +64,19 @@ class ChunkTask(Task):
     max_retries=settings.PCF_CHUNK_MAX_RETRIES,
 )
 def run_chunk(chunk_id: int) -> str:
-    return services.chunk_run(chunk_id=chunk_id, drain=True)
-
-
-def _session_async_commit(on: bool) -> None:
-    # A chunk task's commits (attempt stamp, chunk transaction, its django-celery-results
-    # row) need no WAL flush: a chunk's rows and its done mark are lost or kept together,
-    # so a PostgreSQL crash can only mean the sweeper runs it again; the commit that
-    # finishes a job flushes with SET LOCAL (services._settle). Set per session, and
-    # only when it changes, rather than per transaction: two round trips fewer a chunk.
-    raw = connection.connection
-    # A new connection starts with the server default (on); an unknown one is reset.
-    if raw is not None and getattr(connection, "_pcf_async_commit", None) == (id(raw), on):
-        return
+    outcome = services.chunk_run(chunk_id=chunk_id)
+    # The task's result row (django-celery-results, written right after this returns)
+    # needs no WAL flush: the chunk's own state is already committed in jobs_chunk, and
+    # a PostgreSQL crash could lose at most this record. Reset after the task.
     with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit = off" if on else "RESET synchronous_commit")
-    connection._pcf_async_commit = (id(connection.connection), on)  # type: ignore[attr-defined]
+        cursor.execute("SET synchronous_commit = off")
+    return outcome
+
+
+@task_postrun.connect(sender=run_chunk)
+def _flush_commits_again(**_: Any) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("RESET synchronous_commit")
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)

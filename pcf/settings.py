@@ -243,7 +243,6 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 PCF_CHUNK_MAX_RETRIES = env_int("PCF_CHUNK_MAX_RETRIES", 5)  # transient DB errors
 PCF_CHUNK_MAX_ATTEMPTS = env_int("PCF_CHUNK_MAX_ATTEMPTS", 10)  # crashes included
-PCF_CHUNK_DRAIN_SECONDS = env_int("PCF_CHUNK_DRAIN_SECONDS", 5)  # 0: one chunk per task
 PCF_WEBHOOK_BACKOFF_BASE_SECONDS = env_int("PCF_WEBHOOK_BACKOFF_BASE_SECONDS", 10)
 # Below the broker's visibility timeout, as Celery advises for countdowns on Redis.
 PCF_WEBHOOK_BACKOFF_MAX_SECONDS = env_int("PCF_WEBHOOK_BACKOFF_MAX_SECONDS", 900)
