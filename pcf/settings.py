@@ -193,6 +193,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # One INFO line per outgoing request (webhooks, benchmarks) is noise: every webhook
+    # attempt is recorded as a WebhookDelivery row instead.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
 # --- PCF limits (API.md) -------------------------------------------------------------
