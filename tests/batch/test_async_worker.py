@@ -13,6 +13,7 @@ import pytest
 
 from resources.models import Resource
 from tests.batch.conftest import create, post_batch
+from tests.waiting import wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -54,16 +55,6 @@ def receiver(settings):
     receiver = Receiver()
     yield receiver
     receiver.server.shutdown()
-
-
-def wait_for_job(api, job_id: str, timeout: float = 30) -> dict[str, Any]:
-    give_up = time.monotonic() + timeout
-    while True:
-        job = api.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in ("completed", "failed", "cancelled"):
-            return job
-        assert time.monotonic() < give_up, job
-        time.sleep(0.05)
 
 
 def test_async_batch_results_come_from_the_job(api, celery_worker, make_resource):

@@ -5,7 +5,6 @@ chunks.)"""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -14,20 +13,11 @@ from django.test import override_settings
 from jobs.models import Chunk
 from resources.models import Resource
 from tests.factories import ResourceFactory
+from tests.waiting import wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 SMALL_JOBS = override_settings(PCF_BULK_SYNC_LIMIT=5, PCF_BULK_CHUNK_ROWS=4)
-
-
-def wait_for_job(api, job_id: str, timeout: float = 30) -> dict[str, Any]:
-    give_up = time.monotonic() + timeout
-    while True:
-        job = api.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in ("completed", "failed", "cancelled"):
-            return job
-        assert time.monotonic() < give_up, job
-        time.sleep(0.05)
 
 
 def _make(tenant, n: int, **fields: Any) -> list[Resource]:

@@ -10,25 +10,16 @@ import pytest
 from jobs.models import Job, JobError
 from resources.models import Resource
 from tests.imports.conftest import COOKBOOK_CSV, COOKBOOK_OPTIONS, upload
+from tests.waiting import wait_finished
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def wait_finished(job_id: str, timeout: float = 120) -> Job:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = Job.objects.get(pk=job_id)
-        if job.is_finished:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish: {Job.objects.get(pk=job_id)}")
 
 
 def test_cookbook_csv_runs_on_workers(celery_worker: Any, tenant: Any) -> None:
     # when
     response = upload(tenant.api, COOKBOOK_CSV, COOKBOOK_OPTIONS)
     # then
-    job = wait_finished(response.json()["job_id"])
+    job = wait_finished(response.json()["job_id"], timeout=120)
     assert (job.status, job.successful, job.failed) == ("completed", 3, 0)
     assert tenant.api.get(f"/v1/jobs/{job.id}").json()["progress"]["percentage"] == 100
 
@@ -44,7 +35,7 @@ def test_50k_row_lenient_import_has_exact_counts(celery_worker: Any, tenant: Any
         tenant.api, "\n".join(lines) + "\n", {"validation": "lenient", "chunk_size": 2000}
     )
     assert response.status_code == 202, response.json()
-    job = wait_finished(response.json()["job_id"])
+    job = wait_finished(response.json()["job_id"], timeout=120)
     # then
     assert (job.status, job.total, job.processed, job.successful, job.failed) == (
         "completed",
@@ -70,7 +61,7 @@ def test_concurrent_upsert_imports_on_workers(celery_worker: Any, tenant: Any) -
     second = upload(tenant.api, body, options).json()["job_id"]
     # then: one resource per name
     for job_id in (first, second):
-        job = wait_finished(job_id)
+        job = wait_finished(job_id, timeout=120)
         assert (job.status, job.failed) == ("completed", 0)
     assert Resource.objects.filter(tenant=tenant.client_model).count() == 2000
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -36,25 +35,6 @@ def make_job(
     if start:
         services.job_start(job=job, total=offset)
     return job
-
-
-def wait_for(predicate: Any, timeout: float = 30, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
-
-
-def wait_finished(job: Job, timeout: float = 30) -> Job:
-    def finished() -> Job | None:
-        job.refresh_from_db()
-        return job if job.is_finished else None
-
-    return wait_for(finished, timeout)
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ from jobs.models import Chunk, Job
 from jobs.webhooks import parse_webhook_option, payload_for
 from pcf.redis import redis_client
 from tests.imports.conftest import upload
-from tests.jobs.conftest import make_job, wait_for
+from tests.jobs.conftest import make_job
 from tests.jobs.handlers import written_key
+from tests.waiting import wait_for
 
 COUNT_KEYS = ("successful", "failed", "skipped")
 

@@ -7,7 +7,8 @@ import pytest
 from jobs.models import Chunk, ChunkStatus, JobError
 from jobs.representation import job_summary
 from resources.models import Resource
-from tests.jobs.conftest import make_job, wait_finished
+from tests.jobs.conftest import make_job
+from tests.waiting import wait_finished, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -53,7 +54,6 @@ def test_sigkill_mid_chunk_then_fresh_worker_gives_exact_rows(tenant, celery_bea
     from django.db.models import Count
 
     from pcf.redis import redis_client
-    from tests.jobs.conftest import wait_for
     from tests.jobs.handlers import written_key
 
     celery_beat.kill9()
@@ -89,7 +89,6 @@ def test_sigkill_mid_chunk_then_fresh_worker_gives_exact_rows(tenant, celery_bea
 def test_redis_flushed_mid_job_still_finishes_through_the_sweeper(tenant, celery_beat) -> None:
     # given a job of 30 short chunks running on one worker
     from pcf.redis import redis_client
-    from tests.jobs.conftest import wait_for
 
     celery_beat.kill9()
     celery_beat.start(concurrency=1)
@@ -108,7 +107,6 @@ def test_redis_flushed_mid_job_still_finishes_through_the_sweeper(tenant, celery
 
 def test_cancel_stops_chunks_not_yet_started(tenant, celery_worker) -> None:
     # given a job of 20 slow chunks on one worker process
-    from tests.jobs.conftest import wait_for
 
     celery_worker.kill9()
     celery_worker.start(concurrency=1)

@@ -14,7 +14,8 @@ from django.db import connection
 
 import pcf.asgi
 from jobs import services, sse
-from tests.jobs.conftest import make_job, wait_finished
+from tests.jobs.conftest import make_job
+from tests.waiting import wait_finished
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -15,7 +15,8 @@ import pytest
 from jobs.models import WebhookDelivery
 from jobs.webhooks import parse_webhook_option, webhook_attempt
 from pcf.exceptions import ValidationError
-from tests.jobs.conftest import make_job, wait_finished, wait_for
+from tests.jobs.conftest import make_job
+from tests.waiting import wait_finished, wait_for
 
 
 class Receiver:

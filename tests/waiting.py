@@ -1,0 +1,44 @@
+"""Polling helpers for tests whose work runs in other processes (real Celery workers)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from jobs.models import Job
+
+FINISHED = ("completed", "failed", "cancelled")
+
+
+def wait_for(predicate: Any, timeout: float = 30, interval: float = 0.05) -> Any:
+    """Call `predicate` until it returns something truthy; return that, or fail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+def wait_finished(job: Job | str, timeout: float = 30) -> Job:
+    """The job re-read from PostgreSQL once it has finished (a Job given is refreshed in
+    place, so callers may keep using it)."""
+    current = Job.objects.get(pk=job) if isinstance(job, str) else job
+
+    def finished() -> Job | None:
+        current.refresh_from_db()
+        return current if current.is_finished else None
+
+    return wait_for(finished, timeout)
+
+
+def wait_for_job(api: Any, job_id: str, timeout: float = 30) -> dict[str, Any]:
+    """The job object from GET /v1/jobs/{id} once its status is final."""
+
+    def finished() -> dict[str, Any] | None:
+        body: dict[str, Any] = api.get(f"/v1/jobs/{job_id}").json()
+        return body if body["status"] in FINISHED else None
+
+    return wait_for(finished, timeout)
