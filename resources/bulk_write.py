@@ -9,7 +9,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,9 +18,9 @@ from django.db import connection
 from django.utils import timezone
 
 from pcf.models import ApiClient
+from resources.ids import new_resource_id, new_resource_ids
 from resources.models import Resource
 from resources.schemas import ResourceCreate
-from resources.services import ID_PREFIX, new_resource_id
 
 
 @dataclass(frozen=True)
@@ -130,13 +129,6 @@ _COPY_SQL = (
 def _psycopg_cursor(cursor: Any) -> Any:
     # Django's CursorWrapper keeps the driver's cursor (psycopg 3) in `.cursor`.
     return cursor.cursor
-
-
-def new_resource_ids(count: int) -> list[str]:
-    """`count` ids like resources.services.new_resource_id (10 random bytes as hex, from
-    the OS's CSPRNG), drawn in one call instead of one per row."""
-    hexes = os.urandom(10 * count).hex()
-    return [ID_PREFIX + hexes[i : i + 20] for i in range(0, 20 * count, 20)]
 
 
 def resources_copy_create(*, tenant: ApiClient, rows: Sequence[RowValues]) -> int:

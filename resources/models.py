@@ -24,7 +24,13 @@ class ResourceStatus(models.TextChoices):
 class Resource(models.Model):
     # Internal, monotonic key: cursor pagination walks it; clients never see it.
     seq = models.BigAutoField(primary_key=True)
-    tenant = models.ForeignKey("pcf.ApiClient", on_delete=models.CASCADE, db_index=False)
+    # No database-level foreign key: PostgreSQL checks one with a query per inserted
+    # row, which made a 1M-row COPY 57% slower (docs/benchmarks.md). tenant_id only
+    # ever comes from the authenticated ApiClient, and deleting a client still deletes
+    # its resources (Django's CASCADE collector).
+    tenant = models.ForeignKey(
+        "pcf.ApiClient", on_delete=models.CASCADE, db_index=False, db_constraint=False
+    )
     # The public id (`res_…` or client-given), unique per tenant, kept after soft delete.
     public_id = models.CharField(max_length=64)
     name = models.CharField(max_length=255)

@@ -3,7 +3,6 @@ so validation, tenancy and errors are one piece of code."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -11,6 +10,7 @@ from django.utils import timezone
 
 from pcf.exceptions import Conflict, NotFound, field_error
 from pcf.models import ApiClient
+from resources.ids import new_resource_id
 from resources.merge import merge_patch
 from resources.models import Resource
 from resources.schemas import (
@@ -21,12 +21,6 @@ from resources.schemas import (
     parse_patch,
 )
 from resources.selectors import live_by_id
-
-ID_PREFIX = "res_"
-
-
-def new_resource_id() -> str:
-    return ID_PREFIX + secrets.token_hex(10)
 
 
 def resource_build(*, tenant: ApiClient, spec: ResourceCreate) -> Resource:

@@ -26,7 +26,7 @@ def test_create_returns_201_with_the_resource_and_defaults(api: APIClient, tenan
     assert response.status_code == 201
     data = response.json()["data"]
     assert set(data) == {"id", "name", "type", "status", "metadata", "created_at", "updated_at"}
-    assert re.fullmatch(r"res_[0-9a-f]{20}", data["id"])
+    assert re.fullmatch(r"res_[0-9a-f]{28}", data["id"])
     assert (data["name"], data["type"], data["status"], data["metadata"]) == (
         "Quarterly report",
         "document",
