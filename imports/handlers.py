@@ -9,12 +9,15 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from django.db import DataError, IntegrityError, transaction
+
 from imports.apply import Pending, apply_rows
 from imports.rows import BoundColumn, CellProblem, row_checker
+from imports.verbatim import VerbatimPlan, verbatim_plan, verbatim_rows
 from jobs.handlers import ChunkOutcome, RowError, register_chunk_handler
 from jobs.models import Chunk, Job
 from pcf.exceptions import ValidationError
-from resources.bulk_write import RowValues
+from resources.bulk_write import RowValues, resources_copy_verbatim
 from resources.schemas import ResourceCreate, parse_create
 
 
@@ -42,11 +45,32 @@ def csv_row_errors(
     return [RowError(field=p.field, message=p.message, row=row, values=values) for p in problems]
 
 
+def _copy_verbatim(job: Job, text: str, plan: VerbatimPlan) -> ChunkOutcome | None:
+    """The whole chunk through COPY as uploaded, or None (nothing written) when it does
+    not qualify or PostgreSQL refuses part of it, e.g. bad JSON."""
+    count = verbatim_rows(plan, text, csv_rows(text))
+    if not count:
+        return None
+    try:
+        with transaction.atomic():  # a savepoint: a refused COPY leaves nothing behind
+            resources_copy_verbatim(tenant=job.tenant, fields=plan.fields, csv_text=text)
+    except (DataError, IntegrityError):
+        return None
+    return ChunkOutcome(
+        successful=count, failed=0, errors=[], meta={"created": count, "updated": 0}
+    )
+
+
 @register_chunk_handler("csv_import")
 def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     """Validate the chunk's rows once, then write the valid ones in one go."""
     options = job.options
     header, columns = csv_columns(options)
+    plan = verbatim_plan(options, header, columns)
+    if plan is not None:
+        outcome = _copy_verbatim(job, chunk.payload_text or "", plan)
+        if outcome is not None:
+            return outcome
     check = row_checker(columns, len(header))
     pending: list[Pending] = []
     keep = pending.append

@@ -127,7 +127,10 @@ _COPY_SQL = (
 
 
 def _psycopg_cursor(cursor: Any) -> Any:
-    # Django's CursorWrapper keeps the driver's cursor (psycopg 3) in `.cursor`.
+    # Django's CursorWrapper keeps the driver's cursor (psycopg 3) in `.cursor`. Use it
+    # under connection.wrap_database_errors: its errors are psycopg's own classes, which
+    # callers (savepoint fallbacks, the chunk task's retry of OperationalError) would
+    # not recognise.
     return cursor.cursor
 
 
@@ -146,9 +149,33 @@ def resources_copy_create(*, tenant: ApiClient, rows: Sequence[RowValues]) -> in
     csv.writer(buffer).writerows(records)
     # Every value is non-empty, so nothing reads as CSV NULL; a quoted value may hold
     # anything, even a line with only `\.` (tests/imports: ..._copy_end_marker_line...).
-    with connection.cursor() as wrapper, _psycopg_cursor(wrapper).copy(_COPY_SQL) as copy:
+    with (
+        connection.cursor() as wrapper,
+        connection.wrap_database_errors,
+        _psycopg_cursor(wrapper).copy(_COPY_SQL) as copy,
+    ):
         copy.write(buffer.getvalue())
     return len(records)
+
+
+# Fields an import can COPY verbatim; PostgreSQL fills in every other column from the
+# table's defaults (resources/migrations/0003_copy_defaults.py).
+VERBATIM_FIELDS = frozenset({"name", "type", "status", "metadata"})
+
+
+def resources_copy_verbatim(*, tenant: ApiClient, fields: Sequence[str], csv_text: str) -> None:
+    """COPY CSV records (RFC 4180, one per line end) whose cells are `fields` in order,
+    into the tenant, byte for byte: no re-serialising in Python, and the metadata JSON is
+    parsed once, by PostgreSQL. The caller has validated every row except the JSON
+    syntax; PostgreSQL refuses bad JSON (DataError), so run this in a savepoint."""
+    unknown = set(fields) - VERBATIM_FIELDS
+    if unknown or len(set(fields)) != len(fields):
+        raise ValueError(f"cannot COPY these fields verbatim: {fields}")
+    sql = f"COPY resources_resource ({', '.join(fields)}) FROM STDIN (FORMAT csv)"
+    with connection.cursor() as wrapper:
+        wrapper.execute("SELECT set_config('pcf.copy_tenant_id', %s, true)", [str(tenant.pk)])
+        with connection.wrap_database_errors, _psycopg_cursor(wrapper).copy(sql) as copy:
+            copy.write(csv_text)
 
 
 def resources_create_rows(*, tenant: ApiClient, rows: Sequence[RowValues]) -> list[bool]:

@@ -1,0 +1,105 @@
+"""The verbatim fast path of CSV import chunks: when the chunk's text can go to
+PostgreSQL's COPY exactly as uploaded, no row is re-serialised in Python and the
+metadata JSON is parsed once, by PostgreSQL.
+
+A chunk qualifies when every header column is mapped to a field PostgreSQL can take as
+it is (name, type, status, metadata; not client ids, not upserts, not dry runs), its text
+is strict RFC 4180, and every row passes the import rules with nothing left out. Whatever
+does not qualify, and whatever PostgreSQL refuses (bad JSON), takes the general path,
+which reports each bad row; so both paths accept and write exactly the same rows."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from imports.rows import BoundColumn
+from resources.bulk_write import VERBATIM_FIELDS
+from resources.schemas import STATUSES, TYPES
+
+# Quotes only around whole fields, doubled inside them, one record per line end. Python's
+# csv module and PostgreSQL read such text the same way; they differ on a stray quote in
+# an unquoted field (Python keeps it, PostgreSQL starts quoting there), so that text never
+# goes verbatim. Possessive quantifiers: one linear pass, no backtracking.
+_FIELD = r'(?:"[^"]*+(?:""[^"]*+)*+"|[^",\r\n]*+)'
+RFC4180_RECORDS = re.compile(rf"(?:{_FIELD}(?:,{_FIELD})*+\r?\n)*+")
+
+_TYPES = frozenset(TYPES)
+_STATUSES = frozenset(STATUSES)
+# As imports.rows: raw metadata under this many characters cannot exceed the byte limit.
+_SAFE_METADATA_CHARS = 14_000
+
+
+@dataclass(frozen=True)
+class VerbatimPlan:
+    """The COPY column list (the header's fields, in header order) and the row width."""
+
+    fields: tuple[str, ...]
+    width: int
+
+
+def verbatim_plan(
+    options: dict[str, Any], header: Sequence[str], columns: Sequence[BoundColumn]
+) -> VerbatimPlan | None:
+    """The plan for chunks of this import, or None when its rows must be re-written."""
+    if options.get("upsert") or options.get("dry_run"):
+        return None
+    by_index = {c.index: c for c in columns}
+    if len(by_index) != len(header) or len(columns) != len(header):
+        return None  # an unmapped column, or one column mapped twice
+    fields = tuple(by_index[i].field for i in range(len(header)))
+    if len(set(fields)) != len(fields) or not set(fields) <= VERBATIM_FIELDS:
+        return None
+    if any(c.json and c.field != "metadata" for c in columns):
+        return None
+    if "name" not in fields or "type" not in fields:
+        return None
+    return VerbatimPlan(fields=fields, width=len(header))
+
+
+def verbatim_rows(plan: VerbatimPlan, text: str, rows: Iterable[Sequence[str]]) -> int | None:
+    """How many rows `text` holds if all of it can be copied verbatim, else None.
+
+    `rows` are the cells of `text` as Python's csv module reads them. A row qualifies when
+    import_csv_chunk's rules clearly pass (the same conditions as imports.rows'
+    fast path) with every field given, except that metadata's JSON syntax is left to
+    PostgreSQL: a text that starts with `{`, ends with `}` and parses is an object."""
+    if not RFC4180_RECORDS.fullmatch(text):
+        return None
+    position = {field: i for i, field in enumerate(plan.fields)}
+    absent = plan.width  # reads as "" in the padded row; only for fields not in the file
+    i_name, i_type = position["name"], position["type"]
+    i_status = position.get("status", absent)
+    i_meta = position.get("metadata", absent)
+    has_status, has_meta = "status" in position, "metadata" in position
+    width = plan.width
+    types, statuses = _TYPES, _STATUSES
+    max_meta = min(_SAFE_METADATA_CHARS, int(settings.PCF_METADATA_MAX_BYTES))
+    max_depth = int(settings.PCF_METADATA_MAX_DEPTH)
+    count = 0
+    for cells in rows:
+        if len(cells) != width:
+            return None
+        padded = (*cells, "")
+        name = padded[i_name]
+        if not name or len(name) > 255 or "\x00" in name or padded[i_type] not in types:
+            return None
+        if has_status and padded[i_status] not in statuses:
+            return None  # an empty status, too: COPY would read it as NULL
+        if has_meta:
+            meta = padded[i_meta]
+            if (
+                len(meta) < 2
+                or meta[0] != "{"
+                or meta[-1] != "}"
+                or len(meta) > max_meta
+                or "\\u" in meta
+                or meta.count("{") + meta.count("[") > max_depth
+            ):
+                return None
+        count += 1
+    return count

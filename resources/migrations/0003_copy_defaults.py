@@ -1,0 +1,41 @@
+"""Database defaults that let import chunks COPY the uploaded CSV records verbatim
+(resources.bulk_write.resources_copy_verbatim): the file only carries the mapped fields,
+PostgreSQL fills in the rest.
+
+- tenant_id from the transaction-local setting `pcf.copy_tenant_id`; unset, any insert
+  that leaves tenant_id out fails ("unrecognized configuration parameter"), so no row
+  can land in a tenant by accident.
+- public_id in the format of resources.ids (time in ms, then 60 random bits from
+  gen_random_uuid, built into PostgreSQL 13+).
+- created_at / updated_at the transaction's time; status and metadata the API's
+  defaults. Django's own inserts always give every column, so they are unaffected."""
+
+from django.db import migrations
+
+SET_DEFAULTS = """
+ALTER TABLE resources_resource
+    ALTER COLUMN tenant_id SET DEFAULT current_setting('pcf.copy_tenant_id')::bigint,
+    ALTER COLUMN public_id SET DEFAULT 'res_'
+        || lpad(to_hex(floor(extract(epoch FROM now()) * 1000)::bigint), 12, '0')
+        || left(replace(gen_random_uuid()::text, '-', ''), 16),
+    ALTER COLUMN created_at SET DEFAULT now(),
+    ALTER COLUMN updated_at SET DEFAULT now(),
+    ALTER COLUMN status SET DEFAULT 'active',
+    ALTER COLUMN metadata SET DEFAULT '{}'::jsonb
+"""
+
+DROP_DEFAULTS = """
+ALTER TABLE resources_resource
+    ALTER COLUMN tenant_id DROP DEFAULT,
+    ALTER COLUMN public_id DROP DEFAULT,
+    ALTER COLUMN created_at DROP DEFAULT,
+    ALTER COLUMN updated_at DROP DEFAULT,
+    ALTER COLUMN status DROP DEFAULT,
+    ALTER COLUMN metadata DROP DEFAULT
+"""
+
+
+class Migration(migrations.Migration):
+    dependencies = [("resources", "0002_resource_tenant_without_db_fk")]
+
+    operations = [migrations.RunSQL(SET_DEFAULTS, DROP_DEFAULTS)]
