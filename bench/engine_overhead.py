@@ -51,10 +51,16 @@ def _wait_ready(count: int) -> None:
     raise RuntimeError("workers did not start")
 
 
-def _one_round(tenant: object, chunks: int) -> tuple[float, float]:
+def _one_round(
+    tenant: object, chunks: int, workers: list[subprocess.Popen[bytes]]
+) -> tuple[float, float, float, float]:
+    """(enqueue s, end-to-end s, worker CPU s, PostgreSQL CPU s) of one job."""
+    from bench.imports import postgres_cpu, tree_cpu
     from jobs import services
     from jobs.models import Job
 
+    cpu_before = sum(tree_cpu(p.pid) for p in workers)
+    pg_before = postgres_cpu()
     started = time.perf_counter()
     job = services.job_create(tenant=tenant, type="batch", options={}, handler="bench.noop")  # type: ignore[arg-type]
     for seq in range(chunks):
@@ -70,7 +76,8 @@ def _one_round(tenant: object, chunks: int) -> tuple[float, float]:
         time.sleep(0.005)
     finished = time.perf_counter()
     assert job.status == "completed" and job.processed == chunks, job
-    return queued - started, finished - started
+    cpu = sum(tree_cpu(p.pid) for p in workers) - cpu_before
+    return queued - started, finished - started, cpu, postgres_cpu() - pg_before
 
 
 def main() -> None:
@@ -91,8 +98,8 @@ def main() -> None:
         procs = _start_workers(args.workers, Path(tmp))
         try:
             _wait_ready(args.workers)
-            _one_round(tenant, 20)  # warm-up: connections, imports
-            results = [_one_round(tenant, args.chunks) for _ in range(args.rounds)]
+            _one_round(tenant, 20, procs)  # warm-up: connections, imports
+            results = [_one_round(tenant, args.chunks, procs) for _ in range(args.rounds)]
         finally:
             for proc in procs:
                 proc.terminate()
@@ -111,6 +118,10 @@ def main() -> None:
     print(f"  end to end:       {wall * 1000:.0f} ms")
     print(f"  wall per chunk:   {wall * 1000 / args.chunks:.2f} ms")
     print(f"  worker-ms/chunk:  {wall * 1000 * args.workers / args.chunks:.2f} ms")
+    cpu = statistics.median(r[2] for r in results)
+    pg = statistics.median(r[3] for r in results)
+    print(f"  worker CPU/chunk: {cpu * 1000 / args.chunks:.2f} ms")
+    print(f"  PostgreSQL CPU/chunk: {pg * 1000 / args.chunks:.2f} ms (every backend)")
 
 
 if __name__ == "__main__":

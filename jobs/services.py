@@ -18,16 +18,18 @@ carry the final counts; the summary is derived from the counters whenever read."
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, JSONField, Model, OuterRef
 from django.utils import timezone
 
 from jobs import progress
@@ -43,6 +45,7 @@ from jobs.models import (
     JobType,
     chunk_task_id,
 )
+from jobs.task_results import TaskRecord
 from pcf.exceptions import Conflict, ValidationError
 from pcf.models import ApiClient, new_webhook_secret
 
@@ -177,74 +180,68 @@ def job_cancel(*, job: Job) -> Job:
 # --- running one chunk -----------------------------------------------------------------
 
 
-def chunk_run(*, chunk_id: int) -> str:
-    """Apply one chunk exactly once; return what happened (for the task result).
-    Transient database errors propagate so the task can retry them."""
+def chunk_run(*, chunk_id: int, record: TaskRecord | None = None) -> str:
+    """Apply one chunk exactly once; return what happened. With `record` (the running
+    Celery task), that outcome is also stored as the task's result, in the transaction
+    that decides it. Transient database errors propagate so the task can retry them."""
     if not _mark_attempt(chunk_id):
-        return "skipped: not pending, or running elsewhere"
+        return _skipped(record, "skipped: not pending, or running elsewhere")
     with transaction.atomic():
-        chunk = (
-            Chunk.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("job", "job__tenant")
-            .filter(pk=chunk_id, status=ChunkStatus.PENDING)
-            .first()
-        )
+        chunk = _claim(chunk_id)
         if chunk is None:
-            return "skipped: not pending, or running elsewhere"
+            return _skipped(record, "skipped: not pending, or running elsewhere")
         job = chunk.job
         if job.status not in ACTIVE_STATUSES:
             _drop_chunk(chunk)
-            return f"skipped: job {job.status}"
+            return _skipped(record, f"skipped: job {job.status}")
         if chunk.attempts > settings.PCF_CHUNK_MAX_ATTEMPTS:
             _record_failure(chunk, f"gave up after {chunk.attempts - 1} attempts")
-            return "failed: too many attempts"
+            return _skipped(record, "failed: too many attempts")
         handler = get_chunk_handler(job.handler_name)
         if handler is None:
             raise LookupError(f"No chunk handler registered for {job.handler_name!r}")
-        # Safe without a WAL flush: the chunk's rows and its done mark commit together,
-        # so a PostgreSQL crash loses both and the sweeper runs the chunk again. The
-        # commit that finishes the job does flush (below): its webhook must not announce
-        # what a crash could take back, and that flush covers every earlier commit.
-        _async_commit(True)
         started = time.monotonic()
         outcome = handler(job, chunk)
         _check_outcome(chunk, outcome)
         _insert_errors(job_id=job.id, chunk_id=chunk.pk, errors=outcome.errors)
-        result = None
-        if outcome.results is not None or outcome.meta is not None:
-            result = {"results": outcome.results or [], "meta": outcome.meta or {}}
-        Chunk.objects.filter(pk=chunk.pk).update(
-            status=ChunkStatus.DONE,
-            successful=outcome.successful,
-            failed=outcome.failed,
-            skipped=outcome.skipped,
-            result=result,
-            finished_at=timezone.now(),
-            duration_ms=int((time.monotonic() - started) * 1000),
+        message = (
+            f"done: {outcome.successful} ok, {outcome.failed} failed, {outcome.skipped} skipped"
         )
-        counters = _count_chunk(job.id, outcome.successful, outcome.failed, outcome.skipped)
+        duration_ms = int((time.monotonic() - started) * 1000)
+        counters = _complete_chunk(chunk, outcome, duration_ms, record, message)
         if outcome.fail_job or counters.all_chunks_finished:
-            _async_commit(False)
+            # Chunk tasks commit without waiting for the WAL flush (jobs.tasks): a
+            # PostgreSQL crash loses a chunk's rows and its done mark together, and the
+            # sweeper runs it again. The commit that finishes the job does flush: its
+            # webhook must not announce what a crash could take back, and that flush
+            # covers every earlier commit.
+            _flush_commit()
         if outcome.fail_job:
             _finish(job.id, JobStatus.FAILED, outcome.fail_job)
         elif counters.all_chunks_finished:
             _finish_if_complete(job.id)
-    return f"done: {outcome.successful} ok, {outcome.failed} failed, {outcome.skipped} skipped"
+    return message
 
 
-def _async_commit(on: bool) -> None:
-    """Let this transaction commit without waiting for its WAL flush (or not)."""
+def _skipped(record: TaskRecord | None, message: str) -> str:
+    if record is not None:
+        sql, params = record.upsert(message, timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    return message
+
+
+def _flush_commit() -> None:
+    """Make this transaction's commit wait for its WAL flush, whatever the session says."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL synchronous_commit = {'off' if on else 'on'}")
+        cursor.execute("SET LOCAL synchronous_commit = on")
 
 
-@transaction.atomic
 def _mark_attempt(chunk_id: int) -> bool:
-    """Count an attempt and stamp it, in its own commit: kept even if the worker dies,
-    so the sweeper leaves a running chunk alone and a poison chunk is given up on.
-    False when the chunk is not pending or another worker holds it. No WAL flush
-    wait: only a PostgreSQL crash could lose it, and that crash ends the attempt too."""
-    _async_commit(True)
+    """Count an attempt and stamp it, in its own commit (one autocommit statement): kept
+    even if the worker dies, so the sweeper leaves a running chunk alone and a poison
+    chunk is given up on. False when the chunk is not pending or another worker holds
+    it."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -255,6 +252,53 @@ def _mark_attempt(chunk_id: int) -> bool:
             [timezone.now(), chunk_id],
         )
         return cursor.rowcount == 1
+
+
+def _columns(model: type[Model], alias: str) -> tuple[list[str], str]:
+    names = [f.attname for f in model._meta.concrete_fields]
+    return names, ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
+
+
+@functools.cache
+def _claim_query() -> tuple[str, list[str], list[str], list[str]]:
+    chunk_names, chunk_sql = _columns(Chunk, "c")
+    job_names, job_sql = _columns(Job, "j")
+    tenant_names, tenant_sql = _columns(ApiClient, "t")
+    sql = (
+        f"SELECT {chunk_sql}, {job_sql}, {tenant_sql} "  # noqa: S608 - names from model metadata
+        f"FROM {Chunk._meta.db_table} c JOIN {Job._meta.db_table} j ON j.id = c.job_id "
+        f"JOIN {ApiClient._meta.db_table} t ON t.id = j.tenant_id "
+        "WHERE c.id = %s AND c.status = 'pending' FOR UPDATE OF c SKIP LOCKED"
+    )
+    return sql, chunk_names, job_names, tenant_names
+
+
+def _claim(chunk_id: int) -> Chunk | None:
+    """Lock the pending chunk (SKIP LOCKED: None if another attempt holds it) and load
+    it with its job and tenant in one statement, as select_related would, without
+    building the query through the ORM for every chunk."""
+    sql, chunk_names, job_names, tenant_names = _claim_query()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [chunk_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    a, b = len(chunk_names), len(chunk_names) + len(job_names)
+    alias = connection.alias
+    chunk = Chunk.from_db(alias, chunk_names, _converted(Chunk, row[:a]))
+    job = Job.from_db(alias, job_names, _converted(Job, row[a:b]))
+    job.tenant = ApiClient.from_db(alias, tenant_names, _converted(ApiClient, row[b:]))
+    chunk.job = job
+    return chunk
+
+
+def _converted(model: type[Model], values: Sequence[Any]) -> list[Any]:
+    """Column values as the ORM would hand them to from_db (JSON text to Python)."""
+    converted = list(values)
+    for i, field in enumerate(model._meta.concrete_fields):
+        if isinstance(field, JSONField) and isinstance(converted[i], str):
+            converted[i] = cast(Any, field).from_db_value(converted[i], None, connection)
+    return converted
 
 
 def _check_outcome(chunk: Chunk, outcome: ChunkOutcome) -> None:
@@ -328,25 +372,39 @@ class Counters:
         return self.sealed and self.chunks_finished >= self.chunks_total
 
 
-def _count_chunk(job_id: str, successful: int, failed: int, skipped: int = 0) -> Counters:
+_COUNT_SQL = """
+UPDATE jobs_job SET
+    processed = processed + %s, successful = successful + %s,
+    failed = failed + %s, skipped = skipped + %s,
+    chunks_finished = chunks_finished + 1,
+    status = CASE WHEN status = 'queued' THEN 'processing' ELSE status END,
+    started_at = COALESCE(started_at, %s), updated_at = %s
+WHERE id = %s
+RETURNING status, sealed, chunks_total, chunks_finished, total, processed,
+    successful, failed, skipped
+"""
+
+
+def _count_chunk(
+    job_id: str,
+    successful: int,
+    failed: int,
+    skipped: int = 0,
+    *,
+    also: Sequence[tuple[str, list[Any]]] = (),
+) -> Counters:
     """Add a finished chunk to the job's counters (locks the job row until commit) and
-    announce the new counts once committed; one round trip. A chunk that commits after
-    its job was cancelled or failed is counted too, and may settle the job."""
+    announce the new counts once committed; one round trip, which also runs the
+    data-modifying statements `also` (as WITH queries). A chunk that commits after its
+    job was cancelled or failed is counted too, and may settle the job."""
     now = timezone.now()
+    prelude = ", ".join(f"also_{i} AS ({sql})" for i, (sql, _) in enumerate(also))
+    params = [p for _, statement_params in also for p in statement_params]
+    sql = f"{'WITH ' + prelude if prelude else ''} {_COUNT_SQL}"
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            UPDATE jobs_job SET
-                processed = processed + %s, successful = successful + %s,
-                failed = failed + %s, skipped = skipped + %s,
-                chunks_finished = chunks_finished + 1,
-                status = CASE WHEN status = 'queued' THEN 'processing' ELSE status END,
-                started_at = COALESCE(started_at, %s), updated_at = %s
-            WHERE id = %s
-            RETURNING status, sealed, chunks_total, chunks_finished, total, processed,
-                successful, failed, skipped
-            """,
-            [successful + failed + skipped, successful, failed, skipped, now, now, job_id],
+            sql,
+            [*params, successful + failed + skipped, successful, failed, skipped, now, now, job_id],
         )
         counters = Counters(*cursor.fetchone())
     if counters.status in ACTIVE_STATUSES:
@@ -357,6 +415,35 @@ def _count_chunk(job_id: str, successful: int, failed: int, skipped: int = 0) ->
         # Still waiting on another running chunk: announce the counts so far.
         transaction.on_commit(lambda: progress.publish_counts(job_id, counters))
     return counters
+
+
+_CHUNK_DONE_SQL = """
+UPDATE jobs_chunk SET status = 'done', successful = %s, failed = %s, skipped = %s,
+    result = %s::jsonb, finished_at = %s, duration_ms = %s
+WHERE id = %s
+"""
+
+
+def _complete_chunk(
+    chunk: Chunk,
+    outcome: ChunkOutcome,
+    duration_ms: int,
+    record: TaskRecord | None,
+    message: str,
+) -> Counters:
+    """Mark the chunk done, count it in its job and record the task's result: one
+    statement, in the chunk's transaction."""
+    result = None
+    if outcome.results is not None or outcome.meta is not None:
+        result = json.dumps({"results": outcome.results or [], "meta": outcome.meta or {}})
+    now = timezone.now()
+    done = [outcome.successful, outcome.failed, outcome.skipped, result, now, duration_ms]
+    also = [(_CHUNK_DONE_SQL, [*done, chunk.pk])]
+    if record is not None:
+        also.append(record.upsert(message, now))
+    return _count_chunk(
+        chunk.job_id, outcome.successful, outcome.failed, outcome.skipped, also=also
+    )
 
 
 def _finish_if_complete(job_id: str) -> bool:

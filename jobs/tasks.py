@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_prerun
 from django.conf import settings
 from django.db import (
     InterfaceError,
@@ -21,6 +21,7 @@ from django.db import (
 
 from jobs import services, sweeper
 from jobs.models import Job
+from jobs.task_results import record_of
 
 logger = logging.getLogger("pcf.jobs.tasks")
 
@@ -55,6 +56,7 @@ class ChunkTask(Task):
 
 @shared_task(
     base=ChunkTask,
+    bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=TRANSIENT_DB_ERRORS,
@@ -62,21 +64,28 @@ class ChunkTask(Task):
     retry_backoff_max=60,
     retry_jitter=True,
     max_retries=settings.PCF_CHUNK_MAX_RETRIES,
+    # The result row is written by chunk_run, in the chunk's own transaction
+    # (jobs.task_results); the backend still stores failures.
+    ignore_result=True,
+    store_errors_even_if_ignored=True,
 )
-def run_chunk(chunk_id: int) -> str:
-    outcome = services.chunk_run(chunk_id=chunk_id)
-    # The task's result row (django-celery-results, written right after this returns)
-    # needs no WAL flush: the chunk's own state is already committed in jobs_chunk, and
-    # a PostgreSQL crash could lose at most this record. Reset after the task.
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit = off")
-    return outcome
+def run_chunk(self: Task, chunk_id: int) -> str:
+    return services.chunk_run(chunk_id=chunk_id, record=record_of(self))
 
 
-@task_postrun.connect(sender=run_chunk)
-def _flush_commits_again(**_: Any) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("RESET synchronous_commit")
+@task_prerun.connect
+def _commit_mode(sender: Any = None, **_: Any) -> None:
+    # Chunk tasks commit without waiting for the WAL flush (a session setting, so no
+    # statement per chunk; see chunk_run for why that is safe and where it flushes).
+    # Every other task on this worker gets the server's default back.
+    wanted = sender is run_chunk
+    if connection.connection is None:
+        return  # connects on first use; a new session starts with the default
+    current = getattr(connection.connection, "_pcf_async_commit", False)
+    if current != wanted:
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit = off" if wanted else "RESET synchronous_commit")
+        connection.connection._pcf_async_commit = wanted
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)

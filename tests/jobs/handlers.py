@@ -61,3 +61,9 @@ def flaky(job: Job, chunk: Chunk) -> ChunkOutcome:
 @register_chunk_handler("test.noop")
 def noop(job: Job, chunk: Chunk) -> ChunkOutcome:
     return ChunkOutcome(successful=chunk.row_count, failed=0)
+
+
+@register_chunk_handler("test.broken")
+def broken(job: Job, chunk: Chunk) -> ChunkOutcome:
+    """A handler bug: not a transient error, so the chunk fails at once."""
+    raise ValueError("broken handler (test)")

@@ -1,0 +1,48 @@
+"""Chunk tasks run with synchronous_commit off for their session; other tasks on the
+same worker process get the server default back (jobs.tasks._commit_mode)."""
+
+from __future__ import annotations
+
+import pytest
+from celery.signals import task_prerun
+from django.db import connection
+
+from jobs.tasks import deliver_webhook, run_chunk, sweep
+
+
+@pytest.fixture(autouse=True)
+def _back_to_default():
+    yield
+    task_prerun.send(sender=sweep, task_id="cleanup", task=sweep)  # the next test's session
+
+
+def _setting() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunk_tasks_switch_the_session_and_other_tasks_switch_it_back():
+    connection.ensure_connection()
+    assert _setting() == "on"
+    task_prerun.send(sender=run_chunk, task_id="t1", task=run_chunk)
+    assert _setting() == "off"
+    task_prerun.send(sender=run_chunk, task_id="t2", task=run_chunk)
+    assert _setting() == "off"
+    task_prerun.send(sender=deliver_webhook, task_id="t3", task=deliver_webhook)
+    assert _setting() == "on"
+    task_prerun.send(sender=sweep, task_id="t4", task=sweep)
+    assert _setting() == "on"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connection_starts_from_the_default_again():
+    connection.ensure_connection()
+    task_prerun.send(sender=run_chunk, task_id="t1", task=run_chunk)
+    assert _setting() == "off"
+    connection.close()
+    connection.ensure_connection()
+    assert _setting() == "on"
+    task_prerun.send(sender=run_chunk, task_id="t2", task=run_chunk)
+    assert _setting() == "off"
