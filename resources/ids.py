@@ -6,7 +6,9 @@ the (tenant_id, public_id) unique index instead of on random pages all over it. 
 fully random ids a 1M-row COPY took 37% longer (docs/benchmarks.md):
 every insert dirtied a different leaf page, and after each checkpoint each of those
 pages was written to the WAL whole. The random part keeps ids unguessable and unique
-among the ids made in one millisecond (a collision still fails the unique index)."""
+among the ids made in one millisecond (a collision still fails the unique index).
+Rows COPied verbatim get the same format from the table's default (PostgreSQL's
+random(); resources/migrations/0003_copy_defaults.py)."""
 
 from __future__ import annotations
 
