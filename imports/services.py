@@ -21,13 +21,24 @@ from imports.options import BulkImportOptions, CsvImportOptions, parse_bulk_opti
 from imports.rows import BoundColumn, bind_mapping, header_of, row_checker
 from jobs.handlers import RowError
 from jobs.models import Chunk, Job
-from jobs.services import job_add_chunk, job_create, job_fail, job_start
+from jobs.services import (
+    StagedChunk,
+    job_add_chunk,
+    job_add_chunks,
+    job_create,
+    job_fail,
+    job_start,
+)
 from pcf.exceptions import BatchTooLarge, PcfError, ValidationError
 from pcf.models import ApiClient
 
 # A failed strict import stores this many row errors (the count covers all of them):
 # the web process must not hold a million error rows for a million bad rows.
 STRICT_ERRORS_KEPT = 10_000
+# Chunks are stored in batches of this many (or this much text): one COPY per batch.
+# Bounds what the web process holds, whatever the file size.
+STAGE_BATCH_CHUNKS = 16
+STAGE_BATCH_CHARS = 4 * 1024 * 1024
 
 
 class _CsvChunker:
@@ -51,6 +62,8 @@ class _CsvChunker:
         self.seq = 0
         self.invalid = 0
         self.errors: list[RowError] = []
+        self.staged: list[StagedChunk] = []
+        self.staged_chars = 0
 
     def add(self, records: list[str]) -> None:
         self.records.extend(records)
@@ -63,6 +76,7 @@ class _CsvChunker:
         if self.records:
             self._store(self.records)
             self.records = []
+        self._flush()
 
     def _store(self, records: list[str]) -> None:
         if self.job is None:
@@ -78,27 +92,29 @@ class _CsvChunker:
             )
         if self.options.strict:
             self._validate(records)
+        text = "".join(records)
+        self.staged.append(StagedChunk(self.seq, self.total, len(records), text))
+        self.staged_chars += len(text)
+        self.seq += 1
+        self.total += len(records)
+        if len(self.staged) >= STAGE_BATCH_CHUNKS or self.staged_chars >= STAGE_BATCH_CHARS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Store the staged chunks. Nothing runs before the whole file is read and valid
+        at the file level (job_start): a bad byte at row 900,000 must not leave rows
+        behind."""
+        if not self.staged:
+            return
+        assert self.job is not None
         with transaction.atomic():
             # Staged chunks need no WAL flush each: job_start's commit flushes the WAL,
             # which makes every chunk before it durable before any of them runs.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
-            self._add_chunk(records)
-        self.seq += 1
-        self.total += len(records)
-
-    def _add_chunk(self, records: list[str]) -> None:
-        assert self.job is not None
-        job_add_chunk(
-            job=self.job,
-            seq=self.seq,
-            row_offset=self.total,
-            row_count=len(records),
-            payload_text="".join(records),
-            # Nothing runs before the whole file is read and valid at the file level
-            # (job_start): a bad byte at row 900,000 must not leave rows behind.
-            dispatch=False,
-        )
+            job_add_chunks(job=self.job, chunks=self.staged)
+        self.staged = []
+        self.staged_chars = 0
 
     def _validate(self, records: list[str]) -> None:
         check = row_checker(self.columns, len(self.header))

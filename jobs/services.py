@@ -110,6 +110,47 @@ def job_add_chunk(
     return chunk
 
 
+@dataclass(frozen=True)
+class StagedChunk:
+    """A text chunk to store before the job starts (see job_add_chunks)."""
+
+    seq: int
+    row_offset: int
+    row_count: int
+    payload_text: str
+
+
+_STAGE_COPY_SQL = (
+    "COPY jobs_chunk (job_id, seq, row_offset, row_count, payload_text, status, attempts,"
+    " successful, failed, skipped, error) FROM STDIN"
+)
+
+
+@transaction.atomic
+def job_add_chunks(*, job: Job, chunks: Sequence[StagedChunk]) -> None:
+    """Store several text chunks of a job that has not started, in one COPY and one
+    counter update; none is dispatched before job_start. For uploads that stage
+    thousands of ~100 KB chunks: one INSERT each cost a round trip and quoting the text
+    into the SQL on the client (about 1.3 ms of web CPU per chunk)."""
+    if not chunks:
+        return
+    updated = Job.objects.filter(pk=job.pk, sealed=False).update(
+        chunks_total=F("chunks_total") + len(chunks), updated_at=timezone.now()
+    )
+    if not updated:
+        raise Conflict(f"Job {job.id} is started; no chunk can be added")
+    with (
+        connection.cursor() as wrapper,
+        connection.wrap_database_errors,
+        wrapper.cursor.copy(_STAGE_COPY_SQL) as copy,
+    ):
+        for c in chunks:
+            counters = (0, 0, 0, 0, "")  # attempts, successful, failed, skipped, error
+            copy.write_row(
+                (job.id, c.seq, c.row_offset, c.row_count, c.payload_text, "pending", *counters)
+            )
+
+
 @transaction.atomic
 def job_start(*, job: Job, total: int) -> None:
     """Seal the job (no more chunks), set its total and dispatch the chunks not sent
@@ -551,8 +592,13 @@ def send_chunk_tasks(chunks: Iterable[tuple[int, str, int]]) -> None:
     says whether the chunk still has to run, so sending twice is harmless."""
     from jobs.tasks import run_chunk
 
-    for chunk_id, job_id, seq in chunks:
-        run_chunk.apply_async(args=(chunk_id,), task_id=chunk_task_id(job_id, seq))
+    # One producer (and broker channel) for the lot: acquiring one per message was a
+    # third of the ~0.8 ms of web CPU each send took.
+    with run_chunk.app.producer_or_acquire() as producer:
+        for chunk_id, job_id, seq in chunks:
+            run_chunk.apply_async(
+                args=(chunk_id,), task_id=chunk_task_id(job_id, seq), producer=producer
+            )
 
 
 @transaction.atomic
