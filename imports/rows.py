@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +19,14 @@ from django.conf import settings
 from imports.options import IMPORT_FIELDS, ColumnMap
 from pcf.exceptions import ValidationError
 from resources.bulk_write import RowValues
-from resources.schemas import STATUSES, TYPES, json_depth
+from resources.schemas import (
+    STATUSES,
+    TYPES,
+    NumberOutOfRange,
+    json_depth,
+    number_growth,
+    numeric_text_length,
+)
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TYPES = frozenset(TYPES)
@@ -89,16 +98,48 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+class _NumberScan(threading.local):
+    """What the exact decoder learnt about the numbers of the document it last read."""
+
+    growth = 0
+
+
+_scan = _NumberScan()
+
+
+def _exact_float(literal: str) -> float:
+    # Only exponents change length in PostgreSQL's plain notation (1e300: 301 digits);
+    # NumberOutOfRange for what `numeric` cannot hold.
+    if "e" in literal or "E" in literal:
+        _scan.growth += max(0, numeric_text_length(Decimal(literal)) - len(literal))
+    return float(literal)
+
+
+def _no_exponent(literal: str) -> float:
+    if "e" in literal or "E" in literal:
+        raise ValueError("exponent: take the exact path")
+    return float(literal)
+
+
 # One decoder for all rows: json.loads(..., parse_constant=) would build one per call.
-# NaN/Infinity are refused because PostgreSQL's jsonb refuses them.
-_decoder = json.JSONDecoder(parse_constant=_reject_constant)
-_decode = _decoder.decode
+# NaN/Infinity are refused because PostgreSQL's jsonb refuses them. The fast path's
+# decoder sends numbers with exponents to the slow path, whose decoder sizes them.
+_decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_no_exponent)
+_exact_decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_exact_float)
+_decode = _exact_decoder.decode
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:]
 
 
 def _metadata_text(raw: str) -> tuple[str | None, str | None]:
     """(JSON text safe to hand to PostgreSQL, error message)."""
+    _scan.growth = 0
     try:
         value = _decode(raw)
+    except NumberOutOfRange as exc:
+        return None, _sentence(str(exc))
     except (ValueError, RecursionError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         return None, f"Metadata is not valid JSON: {reason}"
@@ -107,6 +148,11 @@ def _metadata_text(raw: str) -> tuple[str | None, str | None]:
     text = raw
     if "\\u" in raw:
         # PostgreSQL refuses \u0000 and lone surrogates in jsonb: normalise, then check.
+        # (A number past the double range would print as Infinity: refused.)
+        try:
+            number_growth(value)
+        except NumberOutOfRange as exc:
+            return None, _sentence(str(exc))
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
         if "\\u0000" in text:
             return None, "Metadata must not contain NUL characters"
@@ -114,8 +160,12 @@ def _metadata_text(raw: str) -> tuple[str | None, str | None]:
             text.encode()
         except UnicodeEncodeError:
             return None, "Metadata contains an invalid Unicode escape"
-    if len(raw) > _SAFE_METADATA_CHARS:
-        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if len(raw) > _SAFE_METADATA_CHARS or _scan.growth:
+        if len(raw) > _SAFE_METADATA_CHARS:
+            text_size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        else:
+            text_size = len(raw.encode())
+        size = text_size + _scan.growth
         if size > settings.PCF_METADATA_MAX_BYTES:
             return None, f"metadata is {size} bytes; at most {settings.PCF_METADATA_MAX_BYTES}"
     if raw.count("{") + raw.count("[") > settings.PCF_METADATA_MAX_DEPTH:

@@ -28,6 +28,11 @@ from resources.schemas import STATUSES, TYPES
 _FIELD = r'(?:"[^"]*+(?:""[^"]*+)*+"|[^",\r\n]*+)'
 RFC4180_RECORDS = re.compile(rf"(?:{_FIELD}(?:,{_FIELD})*+\r?\n)*+")
 
+# A number with an exponent may print longer in PostgreSQL (1e300: 301 digits) than the
+# size limit allows, or not fit `numeric`: the general path sizes it (a string holding
+# such a pattern just takes the general path too).
+_EXPONENT = re.compile(r"[0-9][eE]")
+
 _TYPES = frozenset(TYPES)
 _STATUSES = frozenset(STATUSES)
 # As imports.rows: raw metadata under this many characters cannot exceed the byte limit.
@@ -80,6 +85,7 @@ def verbatim_rows(plan: VerbatimPlan, text: str, rows: Iterable[Sequence[str]]) 
     types, statuses = _TYPES, _STATUSES
     max_meta = min(_SAFE_METADATA_CHARS, int(settings.PCF_METADATA_MAX_BYTES))
     max_depth = int(settings.PCF_METADATA_MAX_DEPTH)
+    exponent = _EXPONENT.search
     count = 0
     for cells in rows:
         if len(cells) != width:
@@ -99,6 +105,7 @@ def verbatim_rows(plan: VerbatimPlan, text: str, rows: Iterable[Sequence[str]]) 
                 or len(meta) > max_meta
                 or "\\u" in meta
                 or meta.count("{") + meta.count("[") > max_depth
+                or exponent(meta)
             ):
                 return None
         count += 1

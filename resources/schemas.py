@@ -7,7 +7,9 @@ needs; errors come out as the contract's `details` list of `{"field", "message"}
 from __future__ import annotations
 
 import json
+import math
 import re
+from decimal import Decimal
 from typing import Annotated, Any
 
 from django.conf import settings
@@ -66,6 +68,50 @@ def _no_nul(value: str) -> str:
     return value
 
 
+# PostgreSQL keeps JSON numbers as `numeric` and prints them in plain notation: 1e300 is
+# stored and returned as 301 digits. Metadata sizes count that, and a number `numeric`
+# cannot hold is refused here rather than by the INSERT.
+NUMERIC_MAX_INTEGER_DIGITS = 131_072
+NUMERIC_MAX_FRACTION_DIGITS = 16_383
+
+
+class NumberOutOfRange(ValueError):
+    pass
+
+
+def numeric_text_length(number: Decimal) -> int:
+    """Characters PostgreSQL prints for this JSON number; NumberOutOfRange if its
+    numeric type cannot hold it."""
+    sign, digits, exponent = number.as_tuple()
+    if not isinstance(exponent, int):
+        raise NumberOutOfRange("metadata numbers must be finite")
+    integer_digits = max(len(digits) + exponent, 1)
+    fraction_digits = max(-exponent, 0)
+    if integer_digits > NUMERIC_MAX_INTEGER_DIGITS or fraction_digits > NUMERIC_MAX_FRACTION_DIGITS:
+        raise NumberOutOfRange(f"metadata number {number} is out of range")
+    return sign + integer_digits + (fraction_digits + 1 if fraction_digits else 0)
+
+
+def number_growth(value: Any) -> int:
+    """Bytes that PostgreSQL's plain notation adds to the JSON text of the floats in
+    `value` (json.dumps writes 1e+300; PostgreSQL stores 301 digits)."""
+    growth = 0
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                raise NumberOutOfRange("metadata numbers must be finite")
+            text = repr(node)
+            if "e" in text:
+                growth += max(0, numeric_text_length(Decimal(text)) - len(text))
+    return growth
+
+
 def check_metadata(value: dict[str, Any]) -> dict[str, Any]:
     # Depth first: json.dumps of a very deep value would itself hit the recursion limit.
     depth = json_depth(value)
@@ -77,7 +123,7 @@ def check_metadata(value: dict[str, Any]) -> dict[str, Any]:
         encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
     except UnicodeEncodeError:
         raise ValueError("metadata must be valid Unicode (no lone surrogates)") from None
-    size = len(encoded)
+    size = len(encoded) + number_growth(value)
     if size > settings.PCF_METADATA_MAX_BYTES:
         raise ValueError(f"metadata is {size} bytes; at most {settings.PCF_METADATA_MAX_BYTES}")
     # jsonb cannot hold U+0000 either, in keys or values.
