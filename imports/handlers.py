@@ -14,7 +14,13 @@ from django.db import DataError, IntegrityError, transaction
 from imports.apply import Pending, apply_rows
 from imports.rows import BoundColumn, CellProblem, row_checker
 from imports.verbatim import VerbatimPlan, verbatim_plan, verbatim_rows
-from jobs.handlers import ChunkOutcome, RowError, register_chunk_handler
+from jobs.handlers import (
+    CheckOutcome,
+    ChunkOutcome,
+    RowError,
+    register_check_handler,
+    register_chunk_handler,
+)
 from jobs.models import Chunk, Job
 from pcf.exceptions import ValidationError
 from resources.bulk_write import RowValues, resources_copy_verbatim
@@ -45,10 +51,17 @@ def csv_row_errors(
     return [RowError(field=p.field, message=p.message, row=row, values=values) for p in problems]
 
 
-def _copy_verbatim(job: Job, text: str, plan: VerbatimPlan) -> ChunkOutcome | None:
+# The memo of a checked chunk that can go verbatim: its row count (check_csv_chunk).
+VERBATIM_ROWS = "verbatim_rows"
+
+
+def _copy_verbatim(
+    job: Job, text: str, plan: VerbatimPlan, checked_rows: int | None = None
+) -> ChunkOutcome | None:
     """The whole chunk through COPY as uploaded, or None (nothing written) when it does
-    not qualify or PostgreSQL refuses part of it, e.g. bad JSON."""
-    count = verbatim_rows(plan, text, csv_rows(text))
+    not qualify or PostgreSQL refuses part of it, e.g. bad JSON. `checked_rows`: the
+    check pass found the chunk qualifies, with this many rows (no need to look again)."""
+    count = checked_rows or verbatim_rows(plan, text, csv_rows(text))
     if not count:
         return None
     try:
@@ -68,7 +81,9 @@ def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     header, columns = csv_columns(options)
     plan = verbatim_plan(options, header, columns)
     if plan is not None:
-        outcome = _copy_verbatim(job, chunk.payload_text or "", plan)
+        memo = chunk.payload if isinstance(chunk.payload, dict) else {}
+        checked_rows = memo.get(VERBATIM_ROWS) if chunk.checked else None
+        outcome = _copy_verbatim(job, chunk.payload_text or "", plan, checked_rows)
         if outcome is not None:
             return outcome
     check = row_checker(columns, len(header))
@@ -101,6 +116,36 @@ def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
         upsert_key=options.get("upsert_key", "name"),
         dry_run=bool(options.get("dry_run")),
     )
+
+
+@register_check_handler("csv_import")
+def check_csv_chunk(job: Job, chunk: Chunk) -> CheckOutcome:
+    """A strict import's check: every row of the chunk against the import rules, with
+    the messages the apply pass would give (nothing is written). A chunk that can go
+    verbatim is remembered as such (memo), so its apply pass only COPies it."""
+    options = job.options
+    header, columns = csv_columns(options)
+    check = row_checker(columns, len(header))
+    text = chunk.payload_text or ""
+    rows = list(csv_rows(text))
+    errors: list[RowError] = []
+    invalid = 0
+    row = chunk.row_offset
+    for cells in rows:
+        if not cells:
+            continue
+        row += 1
+        values, problems = check(cells)
+        if values is None:
+            invalid += 1
+            errors.extend(csv_row_errors(row, header, cells, problems))
+    memo = None
+    plan = verbatim_plan(options, header, columns)
+    if not invalid and plan is not None:
+        count = verbatim_rows(plan, text, rows)
+        if count:
+            memo = {VERBATIM_ROWS: count}
+    return CheckOutcome(invalid=invalid, errors=errors, memo=memo)
 
 
 def values_from_item(item: Any) -> tuple[RowValues | None, list[dict[str, str]]]:

@@ -3,8 +3,8 @@
 CSV: the upload is cut into chunks as it is read, so memory stays at one chunk whatever
 the file size. Chunks are dispatched only once the whole upload has been read and passed
 the file-level checks (encoding, size cap, quoting): a failed upload never leaves rows
-behind. `strict` also validates every row here first and fails the job, writing nothing,
-if any row is invalid."""
+behind. `strict` stages the chunks for the engine's check pass: workers check them while
+the upload goes on, and the job fails, writing nothing, if any row is invalid."""
 
 from __future__ import annotations
 
@@ -16,10 +16,9 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from imports.csv_stream import decoded_text, plain_bytes, record_batches
-from imports.handlers import csv_row_errors, values_from_item
+from imports.handlers import values_from_item
 from imports.options import BulkImportOptions, CsvImportOptions, parse_bulk_options
-from imports.rows import BoundColumn, bind_mapping, header_of, row_checker
-from jobs.handlers import RowError
+from imports.rows import BoundColumn, bind_mapping, header_of
 from jobs.models import Chunk, Job
 from jobs.services import (
     StagedChunk,
@@ -32,9 +31,6 @@ from jobs.services import (
 from pcf.exceptions import BatchTooLarge, PcfError, ValidationError
 from pcf.models import ApiClient
 
-# A failed strict import stores this many row errors (the count covers all of them):
-# the web process must not hold a million error rows for a million bad rows.
-STRICT_ERRORS_KEPT = 10_000
 # Chunks are stored in batches of this many (or this much text): one COPY per batch.
 # Bounds what the web process holds, whatever the file size.
 STAGE_BATCH_CHUNKS = 16
@@ -60,8 +56,6 @@ class _CsvChunker:
         self.records: list[str] = []
         self.total = 0
         self.seq = 0
-        self.invalid = 0
-        self.errors: list[RowError] = []
         self.staged: list[StagedChunk] = []
         self.staged_chars = 0
 
@@ -90,8 +84,6 @@ class _CsvChunker:
                 },
                 webhook=self.options.webhook,
             )
-        if self.options.strict:
-            self._validate(records)
         text = "".join(records)
         self.staged.append(StagedChunk(self.seq, self.total, len(records), text))
         self.staged_chars += len(text)
@@ -112,20 +104,9 @@ class _CsvChunker:
             # which makes every chunk before it durable before any of them runs.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
-            job_add_chunks(job=self.job, chunks=self.staged)
+            job_add_chunks(job=self.job, chunks=self.staged, check=self.options.strict)
         self.staged = []
         self.staged_chars = 0
-
-    def _validate(self, records: list[str]) -> None:
-        check = row_checker(self.columns, len(self.header))
-        row = self.total
-        for cells in csv.reader(records):
-            row += 1
-            values, problems = check(cells)
-            if values is None:
-                self.invalid += 1
-                if len(self.errors) < STRICT_ERRORS_KEPT:
-                    self.errors.extend(csv_row_errors(row, self.header, cells, problems))
 
 
 def _reject_upload(chunker: _CsvChunker | None, reason: str) -> None:
@@ -177,20 +158,7 @@ def csv_import_start(
             details=[{"field": "file", "message": "The file has a header but no data rows"}]
         )
     job = chunker.job
-    if chunker.invalid:
-        job_fail(
-            job=job,
-            message=(
-                f"Strict validation failed: {chunker.invalid} of {chunker.total} rows are "
-                "invalid; nothing was written"
-            ),
-            errors=chunker.errors,
-            # The counters tell the whole story even when not every error row is kept.
-            total=chunker.total,
-            invalid=chunker.invalid,
-        )
-    else:
-        job_start(job=job, total=chunker.total)
+    job_start(job=job, total=chunker.total)
     job.refresh_from_db()
     return job, chunker.total
 

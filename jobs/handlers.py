@@ -2,7 +2,10 @@
 
 A handler applies one chunk inside the chunk's transaction and returns its row
 outcomes; the engine commits the handler's writes, the row errors, the chunk's done
-mark and the job's counters together, so a raised exception undoes all of them."""
+mark and the job's counters together, so a raised exception undoes all of them.
+
+A check handler validates one chunk without writing anything; a job whose chunks are
+staged for checking applies none of them before all passed (a strict import)."""
 
 from __future__ import annotations
 
@@ -62,3 +65,31 @@ def get_chunk_handler(name: str) -> ChunkHandler | None:
 
 def registered_handlers() -> dict[str, ChunkHandler]:
     return dict(_HANDLERS)
+
+
+@dataclass
+class CheckOutcome:
+    invalid: int  # rows that would fail
+    errors: list[RowError] = field(default_factory=list)
+    # Kept as the chunk's payload for its apply pass (what the check learnt about the
+    # chunk, so applying it need not work it out again); None keeps the payload.
+    memo: dict[str, Any] | None = None
+
+
+CheckHandler = Callable[["Job", "Chunk"], CheckOutcome]
+
+_CHECK_HANDLERS: dict[str, CheckHandler] = {}
+
+
+def register_check_handler(job_type: str) -> Callable[[CheckHandler], CheckHandler]:
+    """Decorator: check the chunks of jobs of `job_type` staged with check=True."""
+
+    def decorate(handler: CheckHandler) -> CheckHandler:
+        _CHECK_HANDLERS[job_type] = handler
+        return handler
+
+    return decorate
+
+
+def get_check_handler(name: str) -> CheckHandler | None:
+    return _CHECK_HANDLERS.get(name)

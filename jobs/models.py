@@ -56,6 +56,10 @@ class Job(models.Model):
     successful = models.IntegerField(default=0)
     failed = models.IntegerField(default=0)
     skipped = models.IntegerField(default=0)
+    # The check pass (jobs.services.chunks_check): chunks still to check, and rows found
+    # invalid. No chunk is applied before every chunk passed (a strict import).
+    chunks_unchecked = models.IntegerField(default=0)
+    check_failed = models.IntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -114,6 +118,8 @@ class Chunk(models.Model):
     skipped = models.IntegerField(default=0)
     # Handler results and meta (async batch), read back by GET /jobs/{id}/results.
     result = models.JSONField(null=True, blank=True)
+    # False while the chunk waits for its check (see Job.chunks_unchecked).
+    checked = models.BooleanField(default=True)
     error = models.TextField(blank=True, default="")
     dispatched_at = models.DateTimeField(null=True, blank=True)
     # Written outside the chunk's transaction when a worker takes it: the sweeper

@@ -33,7 +33,7 @@ from django.db.models import Exists, F, JSONField, Model, OuterRef
 from django.utils import timezone
 
 from jobs import progress
-from jobs.handlers import ChunkOutcome, RowError, get_chunk_handler
+from jobs.handlers import ChunkOutcome, RowError, get_check_handler, get_chunk_handler
 from jobs.models import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,
@@ -122,23 +122,29 @@ class StagedChunk:
 
 _STAGE_COPY_SQL = (
     "COPY jobs_chunk (job_id, seq, row_offset, row_count, payload_text, status, attempts,"
-    " successful, failed, skipped, error) FROM STDIN"
+    " successful, failed, skipped, error, checked, dispatched_at) FROM STDIN"
 )
 
 
 @transaction.atomic
-def job_add_chunks(*, job: Job, chunks: Sequence[StagedChunk]) -> None:
+def job_add_chunks(*, job: Job, chunks: Sequence[StagedChunk], check: bool = False) -> None:
     """Store several text chunks of a job that has not started, in one COPY and one
-    counter update; none is dispatched before job_start. For uploads that stage
-    thousands of ~100 KB chunks: one INSERT each cost a round trip and quoting the text
-    into the SQL on the client (about 1.3 ms of web CPU per chunk)."""
+    counter update. For uploads that stage thousands of ~100 KB chunks: one INSERT each
+    cost a round trip and quoting the text into the SQL on the client (about 1.3 ms of
+    web CPU per chunk). None is applied before job_start; with `check`, each is sent to
+    its check handler (chunks_check) when this commits, and none is applied before all
+    chunks of the job passed."""
     if not chunks:
         return
+    now = timezone.now()
     updated = Job.objects.filter(pk=job.pk, sealed=False).update(
-        chunks_total=F("chunks_total") + len(chunks), updated_at=timezone.now()
+        chunks_total=F("chunks_total") + len(chunks),
+        chunks_unchecked=F("chunks_unchecked") + (len(chunks) if check else 0),
+        updated_at=now,
     )
     if not updated:
         raise Conflict(f"Job {job.id} is started; no chunk can be added")
+    dispatched = now if check else None
     with (
         connection.cursor() as wrapper,
         connection.wrap_database_errors,
@@ -146,15 +152,20 @@ def job_add_chunks(*, job: Job, chunks: Sequence[StagedChunk]) -> None:
     ):
         for c in chunks:
             counters = (0, 0, 0, 0, "")  # attempts, successful, failed, skipped, error
-            copy.write_row(
-                (job.id, c.seq, c.row_offset, c.row_count, c.payload_text, "pending", *counters)
-            )
+            head = (job.id, c.seq, c.row_offset, c.row_count, c.payload_text, "pending")
+            copy.write_row((*head, *counters, not check, dispatched))
+    if check:
+        staged = list(
+            Chunk.objects.filter(job=job, seq__in=[c.seq for c in chunks]).values_list("pk", "seq")
+        )
+        transaction.on_commit(lambda: send_check_tasks([(pk, job.id, seq) for pk, seq in staged]))
 
 
 @transaction.atomic
 def job_start(*, job: Job, total: int) -> None:
     """Seal the job (no more chunks), set its total and dispatch the chunks not sent
-    yet. A job whose chunks are all done already (or that has none) finishes here."""
+    yet, unless chunks still wait for their check (the last check decides then). A job
+    whose chunks are all done already (or that has none) finishes here."""
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -163,24 +174,47 @@ def job_start(*, job: Job, total: int) -> None:
                 status = CASE WHEN status = 'queued' THEN 'processing' ELSE status END,
                 started_at = COALESCE(started_at, %s)
             WHERE id = %s AND sealed = FALSE
-            RETURNING status
+            RETURNING status, chunks_unchecked
             """,
             [total, now, now, job.id],
         )
         row = cursor.fetchone()
     if row is None:
         raise Conflict(f"Job {job.id} is already started")
-    if row[0] in ACTIVE_STATUSES:
-        undispatched = list(
-            Chunk.objects.filter(
-                job=job, status=ChunkStatus.PENDING, dispatched_at__isnull=True
-            ).values_list("pk", "seq")
-        )
-        Chunk.objects.filter(pk__in=[pk for pk, _ in undispatched]).update(dispatched_at=now)
-        _send_on_commit([(pk, job.id, seq) for pk, seq in undispatched])
+    status, unchecked = row
+    if status in ACTIVE_STATUSES and unchecked == 0:
+        _after_checks(job.id)
     _finish_if_complete(job.id)
     job.refresh_from_db()
     transaction.on_commit(lambda: progress.publish(job))
+
+
+def _after_checks(job_id: str) -> None:
+    """The sealed job has no chunk left to check: fail it if a check found invalid rows
+    (nothing was applied, nothing will be), else dispatch every chunk not sent yet."""
+    job = Job.objects.select_for_update().get(pk=job_id)
+    if job.status not in ACTIVE_STATUSES:
+        return
+    if job.check_failed:
+        invalid = min(job.check_failed, job.total)
+        Job.objects.filter(pk=job_id).update(
+            processed=job.total, failed=invalid, skipped=job.total - invalid
+        )
+        _finish(
+            job_id,
+            JobStatus.FAILED,
+            f"Strict validation failed: {invalid} of {job.total} rows are invalid; "
+            "nothing was written",
+        )
+        return
+    now = timezone.now()
+    undispatched = list(
+        Chunk.objects.filter(
+            job_id=job_id, status=ChunkStatus.PENDING, dispatched_at__isnull=True
+        ).values_list("pk", "seq")
+    )
+    Chunk.objects.filter(pk__in=[pk for pk, _ in undispatched]).update(dispatched_at=now)
+    _send_on_commit([(pk, job_id, seq) for pk, seq in undispatched])
 
 
 @transaction.atomic
@@ -228,13 +262,18 @@ def chunk_run(*, chunk_id: int, record: TaskRecord | None = None) -> str:
     if not _mark_attempt(chunk_id):
         return _skipped(record, "skipped: not pending, or running elsewhere")
     with transaction.atomic():
-        chunk = _claim(chunk_id)
-        if chunk is None:
+        claimed = _claim([chunk_id])
+        if not claimed:
             return _skipped(record, "skipped: not pending, or running elsewhere")
+        chunk = claimed[0]
         job = chunk.job
         if job.status not in ACTIVE_STATUSES:
             _drop_chunk(chunk)
             return _skipped(record, f"skipped: job {job.status}")
+        if job.chunks_unchecked or job.check_failed:
+            # A stray message: nothing applies before the whole check pass passed (the
+            # last check dispatches every chunk again).
+            return _skipped(record, "skipped: the job's check pass is not over")
         if chunk.attempts > settings.PCF_CHUNK_MAX_ATTEMPTS:
             _record_failure(chunk, f"gave up after {chunk.attempts - 1} attempts")
             return _skipped(record, "failed: too many attempts")
@@ -262,6 +301,76 @@ def chunk_run(*, chunk_id: int, record: TaskRecord | None = None) -> str:
         elif counters.all_chunks_finished:
             _finish_if_complete(job.id)
     return message
+
+
+# A failed check pass keeps this many row errors (its counters cover all of them): a
+# million bad rows must not become a million error rows.
+CHECK_ERRORS_KEPT = 10_000
+
+
+def chunks_check(*, chunk_ids: Sequence[int], record: TaskRecord | None = None) -> str:
+    """Check staged chunks of one job with its check handler (no writes but the
+    verdict): count their invalid rows, keep their errors and memos, in one transaction.
+    The last check of a sealed job decides (_after_checks): fail it, or dispatch its
+    chunks to be applied. Checks come in batches: per chunk, a task of its own cost
+    more than the check itself."""
+    with transaction.atomic():
+        chunks = _claim(chunk_ids, unchecked=True)
+        if not chunks:
+            return _skipped(record, "skipped: checked already, or being checked elsewhere")
+        job = chunks[0].job
+        if any(c.job_id != job.id for c in chunks):
+            raise ValueError("chunks of one check task must belong to one job")
+        if job.status not in ACTIVE_STATUSES:
+            return _skipped(record, f"skipped: job {job.status}")
+        handler = get_check_handler(job.handler_name)
+        if handler is None:
+            raise LookupError(f"No check handler registered for {job.handler_name!r}")
+        outcomes = [handler(job, chunk) for chunk in chunks]
+        invalid = sum(o.invalid for o in outcomes)
+        memos = [json.dumps(o.memo) if o.memo is not None else None for o in outcomes]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                WITH checked AS (
+                    UPDATE jobs_chunk AS c
+                    SET checked = TRUE, dispatched_at = NULL,
+                        payload = COALESCE(m.memo, c.payload)
+                    FROM unnest(%s::bigint[], %s::jsonb[]) AS m(id, memo)
+                    WHERE c.id = m.id
+                )
+                UPDATE jobs_job SET chunks_unchecked = chunks_unchecked - %s,
+                    check_failed = check_failed + %s, updated_at = %s
+                WHERE id = %s
+                RETURNING sealed, chunks_unchecked, check_failed
+                """,
+                [[c.pk for c in chunks], memos, len(chunks), invalid, timezone.now(), job.id],
+            )
+            sealed, unchecked, check_failed = cursor.fetchone()
+        if check_failed - invalid < CHECK_ERRORS_KEPT:
+            _insert_errors(
+                job_id=job.id, chunk_id=None, errors=[e for o in outcomes for e in o.errors]
+            )
+        message = f"checked {len(chunks)} chunk(s): {invalid} invalid row(s)"
+        _skipped(record, message)  # the task's result row, in this transaction
+        if sealed and unchecked == 0:
+            _flush_commit()  # the verdict: fails the job or starts applying it
+            _after_checks(job.id)
+    return message
+
+
+def check_record_failure(*, chunk_ids: Sequence[int], message: str) -> bool:
+    """Chunks could not be checked: their job fails (nothing of it was applied), with
+    one INTERNAL error saying why. False if the job was finished already."""
+    with transaction.atomic():
+        chunk = Chunk.objects.select_related("job").filter(pk__in=chunk_ids).order_by("seq").first()
+        if chunk is None or chunk.job.status not in ACTIVE_STATUSES:
+            return False
+        text = f"Checking chunk {chunk.seq} (row {chunk.row_offset + 1} on) failed: {message}"
+        JobError.objects.create(
+            job_id=chunk.job_id, chunk=chunk, field="", code="INTERNAL", message=text
+        )
+        return _finish(chunk.job_id, JobStatus.FAILED, text)
 
 
 def _skipped(record: TaskRecord | None, message: str) -> str:
@@ -301,7 +410,7 @@ def _columns(model: type[Model], alias: str) -> tuple[list[str], str]:
 
 
 @functools.cache
-def _claim_query() -> tuple[str, list[str], list[str], list[str]]:
+def _claim_query(unchecked: bool) -> tuple[str, list[str], list[str], list[str]]:
     chunk_names, chunk_sql = _columns(Chunk, "c")
     job_names, job_sql = _columns(Job, "j")
     tenant_names, tenant_sql = _columns(ApiClient, "t")
@@ -309,28 +418,31 @@ def _claim_query() -> tuple[str, list[str], list[str], list[str]]:
         f"SELECT {chunk_sql}, {job_sql}, {tenant_sql} "  # noqa: S608 - names from model metadata
         f"FROM {Chunk._meta.db_table} c JOIN {Job._meta.db_table} j ON j.id = c.job_id "
         f"JOIN {ApiClient._meta.db_table} t ON t.id = j.tenant_id "
-        "WHERE c.id = %s AND c.status = 'pending' FOR UPDATE OF c SKIP LOCKED"
+        f"WHERE c.id = ANY(%s) AND c.status = 'pending' AND c.checked = {not unchecked} "
+        "ORDER BY c.seq FOR UPDATE OF c SKIP LOCKED"
     )
     return sql, chunk_names, job_names, tenant_names
 
 
-def _claim(chunk_id: int) -> Chunk | None:
-    """Lock the pending chunk (SKIP LOCKED: None if another attempt holds it) and load
-    it with its job and tenant in one statement, as select_related would, without
-    building the query through the ORM for every chunk."""
-    sql, chunk_names, job_names, tenant_names = _claim_query()
+def _claim(chunk_ids: Sequence[int], *, unchecked: bool = False) -> list[Chunk]:
+    """Lock the pending chunks (SKIP LOCKED: one another attempt holds is left out) and
+    load each with its job and tenant in one statement, as select_related would, without
+    building the query through the ORM every time. A chunk waiting for its check is
+    claimed only with `unchecked`, and then only those."""
+    sql, chunk_names, job_names, tenant_names = _claim_query(unchecked)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [chunk_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
+        cursor.execute(sql, [list(chunk_ids)])
+        rows = cursor.fetchall()
     a, b = len(chunk_names), len(chunk_names) + len(job_names)
     alias = connection.alias
-    chunk = Chunk.from_db(alias, chunk_names, _converted(Chunk, row[:a]))
-    job = Job.from_db(alias, job_names, _converted(Job, row[a:b]))
-    job.tenant = ApiClient.from_db(alias, tenant_names, _converted(ApiClient, row[b:]))
-    chunk.job = job
-    return chunk
+    claimed = []
+    for row in rows:
+        chunk = Chunk.from_db(alias, chunk_names, _converted(Chunk, row[:a]))
+        job = Job.from_db(alias, job_names, _converted(Job, row[a:b]))
+        job.tenant = ApiClient.from_db(alias, tenant_names, _converted(ApiClient, row[b:]))
+        chunk.job = job
+        claimed.append(chunk)
+    return claimed
 
 
 def _converted(model: type[Model], values: Sequence[Any]) -> list[Any]:
@@ -599,6 +711,30 @@ def send_chunk_tasks(chunks: Iterable[tuple[int, str, int]]) -> None:
             run_chunk.apply_async(
                 args=(chunk_id,), task_id=chunk_task_id(job_id, seq), producer=producer
             )
+
+
+# Chunks per check task: a check is cheap next to its task's own cost.
+CHECK_BATCH = 16
+
+
+def send_check_tasks(chunks: Iterable[tuple[int, str, int]]) -> None:
+    """Publish check tasks for (chunk id, job id, seq): up to CHECK_BATCH chunks of one
+    job each, named after the first. Sending twice is harmless."""
+    from jobs.tasks import check_chunks
+
+    by_job: dict[str, list[tuple[int, int]]] = {}
+    for chunk_id, job_id, seq in chunks:
+        by_job.setdefault(job_id, []).append((seq, chunk_id))
+    with check_chunks.app.producer_or_acquire() as producer:
+        for job_id, members in by_job.items():
+            members.sort()
+            for start in range(0, len(members), CHECK_BATCH):
+                batch = members[start : start + CHECK_BATCH]
+                check_chunks.apply_async(
+                    args=([chunk_id for _, chunk_id in batch],),
+                    task_id=f"{chunk_task_id(job_id, batch[0][0])}.check",
+                    producer=producer,
+                )
 
 
 @transaction.atomic

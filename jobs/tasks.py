@@ -73,12 +73,42 @@ def run_chunk(self: Task, chunk_id: int) -> str:
     return services.chunk_run(chunk_id=chunk_id, record=record_of(self))
 
 
+class CheckTask(Task):
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        # A check that cannot run (retries exhausted, or a handler bug) fails its job:
+        # nothing was applied, and the verdict can never be complete.
+        close_old_connections()
+        chunk_ids = args[0] if args else kwargs["chunk_ids"]
+        kind = "database error" if isinstance(exc, TRANSIENT_DB_ERRORS) else type(exc).__name__
+        try:
+            services.check_record_failure(chunk_ids=chunk_ids, message=f"{kind}: {exc}".strip())
+        except TRANSIENT_DB_ERRORS:
+            logger.exception("could not record the failed check of chunks %s", chunk_ids)
+
+
+@shared_task(
+    base=CheckTask,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_DB_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=settings.PCF_CHUNK_MAX_RETRIES,
+    ignore_result=True,  # written by chunks_check in its transaction, as for run_chunk
+    store_errors_even_if_ignored=True,
+)
+def check_chunks(self: Task, chunk_ids: list[int]) -> str:
+    return services.chunks_check(chunk_ids=chunk_ids, record=record_of(self))
+
+
 @task_prerun.connect
 def _commit_mode(sender: Any = None, **_: Any) -> None:
     # Chunk tasks commit without waiting for the WAL flush (a session setting, so no
     # statement per chunk; see chunk_run for why that is safe and where it flushes).
     # Every other task on this worker gets the server's default back.
-    wanted = sender is run_chunk
+    wanted = sender is run_chunk or sender is check_chunks
     if connection.connection is None:
         return  # connects on first use; a new session starts with the default
     current = getattr(connection.connection, "_pcf_async_commit", False)

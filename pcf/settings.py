@@ -235,6 +235,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024**2
 # never holds up imports (Procfile: one worker per queue group).
 CELERY_TASK_ROUTES = {
     "jobs.tasks.run_chunk": {"queue": "chunks"},
+    "jobs.tasks.check_chunks": {"queue": "chunks"},
     "jobs.tasks.deliver_webhook": {"queue": "webhooks"},
     "jobs.tasks.sweep": {"queue": "celery"},
 }

@@ -1,8 +1,9 @@
 """Helpers for import tests: upload a CSV, and run a job's chunks in-process.
 
-`run_chunks` calls the engine's own chunk runner (jobs.services.chunk_run), the same
-code a Celery worker runs, so handler + ledger + counters are exercised for real; the
-end-to-end tests in test_import_e2e.py use real worker processes instead."""
+`run_chunks` calls the engine's own check and chunk runners (jobs.services.chunks_check,
+chunk_run), the same code a Celery worker runs, so handler + ledger + counters are
+exercised for real; the end-to-end tests in test_import_e2e.py use real worker
+processes instead."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from jobs.models import Chunk, Job
-from jobs.services import chunk_run
+from jobs.services import chunk_run, chunks_check
 
 COOKBOOK_CSV = """
 name,type,status,metadata
@@ -48,6 +49,15 @@ def upload(
 
 
 def run_chunks(job_id: str) -> Job:
+    """Check what a strict import staged for checking, then apply what is pending, in
+    seq order, as workers would (the last check dispatches or fails the job)."""
+    unchecked = list(
+        Chunk.objects.filter(job_id=job_id, status="pending", checked=False)
+        .order_by("seq")
+        .values_list("pk", flat=True)
+    )
+    for start in range(0, len(unchecked), 3):  # a few per call, as check tasks take them
+        chunks_check(chunk_ids=unchecked[start : start + 3])
     for chunk_id in (
         Chunk.objects.filter(job_id=job_id, status="pending")
         .order_by("seq")

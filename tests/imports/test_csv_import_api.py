@@ -199,10 +199,10 @@ def test_strict_import_with_invalid_rows_fails_and_writes_nothing(tenant: Any) -
     # given: a file with 2 valid and 5 invalid rows
     # when
     response = upload(tenant.api, INVALID_CSV, {"validation": "strict"})
-    # then: the job failed at upload, every bad row is listed, nothing written
+    # then: the job checks its rows first, fails, lists every bad row, writes nothing
     assert response.status_code == 202
     body = response.json()
-    assert body["status"] == "failed" and body["total_rows"] == 7
+    assert body["status"] == "processing" and body["total_rows"] == 7
     job = run_chunks(body["job_id"])
     assert job.status == "failed" and job.failed == 5
     assert Resource.objects.count() == 0

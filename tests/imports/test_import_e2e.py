@@ -52,6 +52,40 @@ def test_50k_row_lenient_import_has_exact_counts(celery_worker: Any, tenant: Any
     assert Resource.objects.get(name="Row 4242").metadata == {"i": 4242}
 
 
+def _rows(count: int, bad_at: int | None = None) -> str:
+    lines = ["name,type,status,metadata"]
+    for i in range(count):
+        kind = "nope" if i == bad_at else "document"
+        lines.append(f'"Row {i}",{kind},active,"{{""i"": {i}}}"')
+    return "\n".join(lines) + "\n"
+
+
+def test_20k_row_strict_import_is_checked_on_workers_then_applied(
+    celery_worker: Any, tenant: Any
+) -> None:
+    # when: a valid strict import of 20 chunks
+    response = upload(tenant.api, _rows(20_000), {"validation": "strict", "chunk_size": 1000})
+    assert response.status_code == 202, response.json()
+    job = wait_finished(response.json()["job_id"], timeout=120)
+    # then: every chunk was checked, then applied, with exact counts
+    assert (job.status, job.total, job.successful, job.failed) == ("completed", 20_000, 20_000, 0)
+    assert Resource.objects.filter(tenant=tenant.client_model).count() == 20_000
+    assert job.chunks_unchecked == 0 and job.check_failed == 0
+
+
+def test_strict_import_with_one_bad_row_near_the_end_writes_nothing_on_workers(
+    celery_worker: Any, tenant: Any
+) -> None:
+    # when: 20,000 rows, the 19,990th invalid
+    body = _rows(20_000, bad_at=19_989)
+    response = upload(tenant.api, body, {"validation": "strict", "chunk_size": 1000})
+    job = wait_finished(response.json()["job_id"], timeout=120)
+    # then: the job failed without writing a row, and says which row
+    assert (job.status, job.total, job.failed, job.skipped) == ("failed", 20_000, 1, 19_999)
+    assert not Resource.objects.filter(tenant=tenant.client_model).exists()
+    assert list(JobError.objects.filter(job=job).values_list("row", "field")) == [(19_990, "type")]
+
+
 def test_concurrent_upsert_imports_on_workers(celery_worker: Any, tenant: Any) -> None:
     # given: two imports of the same 2,000 new names, sent back to back
     body = "name,type\n" + "".join(f"same-{i},image\n" for i in range(2000))

@@ -88,11 +88,11 @@ def test_lenient_import_reports_numbers_postgresql_cannot_store_and_keeps_the_re
 
 
 @pytest.mark.django_db
-def test_strict_import_with_an_overflowing_number_fails_at_upload(tenant: Any) -> None:
+def test_strict_import_with_an_overflowing_number_fails_and_writes_nothing(tenant: Any) -> None:
     body = 'name,type,metadata\nok,image,"{}"\nbad,image,"{""n"":1e-16384}"\n'
     response = upload(tenant.api, body, {"validation": "strict"})
-    assert response.json()["status"] == "failed"
-    run_chunks(response.json()["job_id"])
+    job = run_chunks(response.json()["job_id"])
+    assert (job.status, job.failed) == ("failed", 1)
     assert not Resource.objects.filter(tenant=tenant.client_model).exists()
 
 

@@ -444,15 +444,22 @@ def test_lenient_fallback_on_real_workers(celery_worker: Any, tenant: Any) -> No
     assert_row_7_failed_alone(job, tenant, created, '{"a":}')
 
 
-def test_strict_import_with_json_postgresql_would_refuse_fails_at_upload(tenant: Any) -> None:
+def test_strict_import_with_json_postgresql_would_refuse_fails_in_its_check_pass(
+    tenant: Any,
+) -> None:
     # given
     body, _ = fallback_body('{"a":}')
     # when
     response = upload(tenant.api, body, {"validation": "strict", "chunk_size": 4})
-    # then: Python found the row while reading the upload; the job failed before any run
     assert response.status_code == 202, response.json()
-    assert response.json()["status"] == "failed"
+    assert response.json()["status"] == "processing"
     job = Job.objects.get(pk=response.json()["job_id"])
+    assert set(Chunk.objects.filter(job=job).values_list("checked", flat=True)) == {False}
+    # when: the check pass and then the runner get the chunks
+    job, copies = run_chunks_watched(str(job.pk))
+    # then: Python's check found the row; the job failed before any chunk was applied
+    assert copies == 0
+    assert (job.status, job.failed) == ("failed", 1)
     (error,) = JobError.objects.filter(job=job)
     assert (error.row, error.field) == (7, "metadata")
     assert error.message.startswith("Metadata is not valid JSON")
@@ -463,11 +470,6 @@ def test_strict_import_with_json_postgresql_would_refuse_fails_at_upload(tenant:
         "metadata": '{"a":}',
     }
     assert not Chunk.objects.filter(job=job, status="done").exists()
-    # when: the chunks are offered to the runner anyway
-    job, copies = run_chunks_watched(str(job.pk))
-    # then: nothing ran and nothing was written
-    assert copies == 0
-    assert (job.status, job.failed) == ("failed", 1)
     assert not Resource.objects.filter(tenant=tenant.client_model).exists()
 
 

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING
 
 from django.db import OperationalError
 
-from jobs.handlers import ChunkOutcome, RowError, register_chunk_handler
+from jobs.handlers import (
+    CheckOutcome,
+    ChunkOutcome,
+    RowError,
+    register_check_handler,
+    register_chunk_handler,
+)
 from pcf.redis import redis_client
 from resources.bulk_write import resources_insert_many
 from resources.schemas import parse_create
@@ -67,3 +73,25 @@ def noop(job: Job, chunk: Chunk) -> ChunkOutcome:
 def broken(job: Job, chunk: Chunk) -> ChunkOutcome:
     """A handler bug: not a transient error, so the chunk fails at once."""
     raise ValueError("broken handler (test)")
+
+
+@register_check_handler("test.lines")
+def check_lines(job: Job, chunk: Chunk) -> CheckOutcome:
+    """payload_text: one name per line; names starting with "bad" are invalid rows.
+    Remembers how many lines it saw (the memo the apply pass reads)."""
+    names = (chunk.payload_text or "").splitlines()
+    errors = [
+        RowError(field="name", message="bad name", row=chunk.row_offset + i + 1, values=[n])
+        for i, n in enumerate(names)
+        if n.startswith("bad")
+    ]
+    return CheckOutcome(invalid=len(errors), errors=errors, memo={"lines": len(names)})
+
+
+@register_chunk_handler("test.lines")
+def apply_lines(job: Job, chunk: Chunk) -> ChunkOutcome:
+    names = (chunk.payload_text or "").splitlines()
+    memo = chunk.payload or {}
+    specs = [parse_create({"name": n, "type": "document"}) for n in names]
+    resources_insert_many(tenant=job.tenant, specs=specs)
+    return ChunkOutcome(successful=len(specs), failed=0, meta={"memo": memo})

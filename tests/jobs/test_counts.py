@@ -14,7 +14,7 @@ from jobs import progress, services
 from jobs.models import Chunk, Job
 from jobs.webhooks import parse_webhook_option, payload_for
 from pcf.redis import redis_client
-from tests.imports.conftest import upload
+from tests.imports.conftest import run_chunks, upload
 from tests.jobs.conftest import make_job
 from tests.jobs.handlers import written_key
 from tests.waiting import wait_for
@@ -34,7 +34,7 @@ def _run_chunk_in_thread(chunk_id: int) -> None:
 
 
 @pytest.mark.django_db
-def test_strict_import_failed_at_upload_reports_its_real_counts(
+def test_strict_import_failed_by_its_check_pass_reports_its_real_counts(
     tenant, allow_private_webhooks
 ) -> None:
     # given a strict CSV of 5 rows, 3 of them invalid, with a webhook
@@ -44,9 +44,10 @@ def test_strict_import_failed_at_upload_reports_its_real_counts(
         "validation": "strict",
         "webhook": {"url": "http://127.0.0.1:9/hook"},
     }
-    # when it is uploaded
+    # when it is uploaded and its chunks are checked
     response = upload(tenant.api, csv_text, options)
     assert response.status_code == 202, response.json()
+    run_chunks(response.json()["job_id"])
     body = tenant.api.get(f"/v1/jobs/{response.json()['job_id']}").json()
     # then the job failed, and progress and summary carry the same real counts:
     # 3 invalid rows failed, the 2 valid ones skipped (nothing was written)

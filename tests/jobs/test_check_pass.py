@@ -1,0 +1,136 @@
+"""The engine's check pass: chunks staged with check=True are checked (in batches) while
+the job fills; none is applied before every chunk passed; one invalid row fails the job
+with nothing written (a strict import)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from jobs import services, sweeper
+from jobs.models import Chunk, ChunkStatus, Job, JobError
+from jobs.services import StagedChunk
+from resources.models import Resource
+from tests.waiting import wait_finished
+
+pytestmark = pytest.mark.django_db
+
+
+def _staged_job(tenant, chunks: list[list[str]]) -> Job:
+    job = services.job_create(
+        tenant=tenant.client_model, type="csv_import", options={}, handler="test.lines"
+    )
+    offset, staged = 0, []
+    for seq, names in enumerate(chunks):
+        staged.append(StagedChunk(seq, offset, len(names), "".join(f"{n}\n" for n in names)))
+        offset += len(names)
+    services.job_add_chunks(job=job, chunks=staged, check=True)
+    return job
+
+
+def _check_all(job: Job) -> None:
+    ids = list(Chunk.objects.filter(job=job, checked=False).values_list("pk", flat=True))
+    services.chunks_check(chunk_ids=ids)
+
+
+def _apply_all(job: Job) -> Job:
+    for pk in Chunk.objects.filter(job=job, status="pending").values_list("pk", flat=True):
+        services.chunk_run(chunk_id=pk)
+    job.refresh_from_db()
+    return job
+
+
+def test_nothing_is_applied_before_the_last_check_and_then_everything_is(tenant):
+    job = _staged_job(tenant, [["a", "b"], ["c"], ["d", "e"]])
+    first, second, third = Chunk.objects.filter(job=job).order_by("seq")
+    services.job_start(job=job, total=5)
+    job.refresh_from_db()
+    assert (job.status, job.chunks_unchecked) == ("processing", 3)
+    # when two chunks are checked: still nothing to apply, not even by the runner
+    services.chunks_check(chunk_ids=[first.pk, second.pk])
+    assert services.chunk_run(chunk_id=first.pk).startswith("skipped")
+    assert not Chunk.objects.filter(job=job, checked=True, dispatched_at__isnull=False).exists()
+    assert not Resource.objects.filter(tenant=tenant.client_model).exists()
+    # when the last one is: every chunk is dispatched and applies, with its memo
+    services.chunks_check(chunk_ids=[third.pk])
+    assert Chunk.objects.filter(job=job, dispatched_at__isnull=False).count() == 3
+    job = _apply_all(job)
+    assert (job.status, job.successful, job.failed) == ("completed", 5, 0)
+    assert Chunk.objects.get(pk=third.pk).result["meta"] == {"memo": {"lines": 2}}
+    assert Resource.objects.filter(tenant=tenant.client_model).count() == 5
+
+
+def test_checks_that_finish_before_the_job_is_sealed_leave_the_decision_to_job_start(tenant):
+    job = _staged_job(tenant, [["a"], ["b"]])
+    _check_all(job)
+    assert not Chunk.objects.filter(job=job, dispatched_at__isnull=False).exists()
+    services.job_start(job=job, total=2)
+    assert Chunk.objects.filter(job=job, dispatched_at__isnull=False).count() == 2
+    assert _apply_all(job).status == "completed"
+
+
+@pytest.mark.parametrize("seal_first", [True, False], ids=["sealed first", "checked first"])
+def test_one_invalid_row_fails_the_job_and_nothing_is_written(tenant, seal_first):
+    job = _staged_job(tenant, [["a", "b"], ["bad-1", "c"], ["d"]])
+    if seal_first:
+        services.job_start(job=job, total=5)
+    _check_all(job)
+    if not seal_first:
+        services.job_start(job=job, total=5)
+    job = _apply_all(job)
+    assert job.status == "failed"
+    assert job.message == "Strict validation failed: 1 of 5 rows are invalid; nothing was written"
+    assert (job.total, job.processed, job.failed, job.skipped) == (5, 5, 1, 4)
+    assert set(Chunk.objects.filter(job=job).values_list("status", flat=True)) == {
+        ChunkStatus.CANCELLED
+    }
+    (error,) = JobError.objects.filter(job=job)
+    assert (error.row, error.field, error.values) == (3, "name", ["bad-1"])
+    assert not Resource.objects.filter(tenant=tenant.client_model).exists()
+
+
+def test_a_second_check_of_the_same_chunks_is_skipped(tenant):
+    job = _staged_job(tenant, [["a"], ["bad"]])
+    _check_all(job)
+    ids = list(Chunk.objects.filter(job=job).values_list("pk", flat=True))
+    assert services.chunks_check(chunk_ids=ids).startswith("skipped")
+    job.refresh_from_db()
+    assert (job.chunks_unchecked, job.check_failed) == (0, 1)
+    assert JobError.objects.filter(job=job).count() == 1
+
+
+def test_a_check_that_cannot_run_fails_the_job(tenant):
+    job = _staged_job(tenant, [["a"], ["b"]])
+    services.job_start(job=job, total=2)
+    ids = list(Chunk.objects.filter(job=job).values_list("pk", flat=True))
+    assert services.check_record_failure(chunk_ids=ids, message="ValueError: boom")
+    job.refresh_from_db()
+    assert job.status == "failed" and "could not be checked" not in job.message
+    assert job.message.startswith("Checking chunk 0 (row 1 on) failed: ValueError: boom")
+    assert not services.check_record_failure(chunk_ids=ids, message="again")
+
+
+def test_the_sweeper_resends_lost_checks_and_never_applies_a_job_still_checking(tenant):
+    job = _staged_job(tenant, [["a"], ["b"]])
+    services.job_start(job=job, total=2)
+    long_ago = timezone.now() - timedelta(hours=1)
+    Chunk.objects.filter(job=job).update(dispatched_at=long_ago)
+    first = Chunk.objects.get(job=job, seq=0)
+    services.chunks_check(chunk_ids=[first.pk])  # now checked, with dispatched_at NULL
+    later = timezone.now() + timedelta(hours=1)
+    assert sweeper.stale_chunks(now=later) == []  # the job is still checking
+    assert [seq for _, _, seq in sweeper.stale_checks(now=later)] == [1]
+    assert [seq for _, _, seq in sweeper.stale_checks(now=timezone.now())] == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_a_strict_job_on_real_workers_checks_then_applies(tenant, celery_worker):
+    job = _staged_job(tenant, [[f"n{c}-{i}" for i in range(5)] for c in range(40)])
+    services.job_start(job=job, total=200)
+    job = wait_finished(job)
+    assert (job.status, job.successful, job.failed) == ("completed", 200, 0)
+    assert Resource.objects.filter(tenant=tenant.client_model).count() == 200
+    assert not Chunk.objects.filter(job=job, checked=False).exists()
