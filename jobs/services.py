@@ -314,6 +314,9 @@ def chunks_check(*, chunk_ids: Sequence[int], record: TaskRecord | None = None) 
     The last check of a sealed job decides (_after_checks): fail it, or dispatch its
     chunks to be applied. Checks come in batches: per chunk, a task of its own cost
     more than the check itself."""
+    if _mark_check_attempt(chunk_ids) > settings.PCF_CHUNK_MAX_ATTEMPTS:
+        check_record_failure(chunk_ids=chunk_ids, message="gave up after repeated attempts")
+        return _skipped(record, "failed: too many attempts")
     with transaction.atomic():
         chunks = _claim(chunk_ids, unchecked=True)
         if not chunks:
@@ -334,7 +337,7 @@ def chunks_check(*, chunk_ids: Sequence[int], record: TaskRecord | None = None) 
                 """
                 WITH checked AS (
                     UPDATE jobs_chunk AS c
-                    SET checked = TRUE, dispatched_at = NULL,
+                    SET checked = TRUE, dispatched_at = NULL, attempts = 0,
                         payload = COALESCE(m.memo, c.payload)
                     FROM unnest(%s::bigint[], %s::jsonb[]) AS m(id, memo)
                     WHERE c.id = m.id
@@ -357,6 +360,25 @@ def chunks_check(*, chunk_ids: Sequence[int], record: TaskRecord | None = None) 
             _flush_commit()  # the verdict: fails the job or starts applying it
             _after_checks(job.id)
     return message
+
+
+def _mark_check_attempt(chunk_ids: Sequence[int]) -> int:
+    """Stamp an attempt on the chunks still to check, in its own commit (as
+    _mark_attempt): a check that keeps killing its worker is given up on, and the sweeper
+    leaves a running check alone. Returns the highest attempt count (0: none left)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH marked AS (
+                UPDATE jobs_chunk SET attempts = attempts + 1, last_attempt_at = %s
+                WHERE id = ANY(%s) AND status = 'pending' AND NOT checked
+                RETURNING attempts
+            )
+            SELECT COALESCE(max(attempts), 0) FROM marked
+            """,
+            [timezone.now(), list(chunk_ids)],
+        )
+        return int(cursor.fetchone()[0])
 
 
 def check_record_failure(*, chunk_ids: Sequence[int], message: str) -> bool:

@@ -45,9 +45,10 @@ def stale_checks(*, now: datetime | None = None) -> list[tuple[int, str, int]]:
     PCF_CHUNK_STALE_SECONDS (its message or its worker was lost)."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.PCF_CHUNK_STALE_SECONDS)
+    no_recent_attempt = Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=cutoff)
     queryset = (
         Chunk.objects.filter(status=ChunkStatus.PENDING, job__status__in=ACTIVE_STATUSES)
-        .filter(checked=False, dispatched_at__lt=cutoff)
+        .filter(no_recent_attempt, checked=False, dispatched_at__lt=cutoff)
         .order_by("job_id", "seq")
         .values_list("pk", "job_id", "seq")[:SWEEP_BATCH]
     )

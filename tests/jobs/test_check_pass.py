@@ -134,3 +134,23 @@ def test_a_strict_job_on_real_workers_checks_then_applies(tenant, celery_worker)
     assert (job.status, job.successful, job.failed) == ("completed", 200, 0)
     assert Resource.objects.filter(tenant=tenant.client_model).count() == 200
     assert not Chunk.objects.filter(job=job, checked=False).exists()
+
+
+def test_a_check_that_keeps_killing_its_worker_is_given_up_on(tenant, settings):
+    job = _staged_job(tenant, [["a"], ["b"]])
+    services.job_start(job=job, total=2)
+    first = Chunk.objects.get(job=job, seq=0)
+    Chunk.objects.filter(pk=first.pk).update(attempts=settings.PCF_CHUNK_MAX_ATTEMPTS)
+    assert services.chunks_check(chunk_ids=[first.pk]) == "failed: too many attempts"
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert "gave up after repeated attempts" in job.message
+    assert not Resource.objects.filter(tenant=tenant.client_model).exists()
+
+
+def test_checked_chunks_start_their_apply_attempts_from_zero(tenant):
+    job = _staged_job(tenant, [["a"]])
+    _check_all(job)
+    chunk = Chunk.objects.get(job=job)
+    assert (chunk.checked, chunk.attempts, chunk.payload) == (True, 0, {"lines": 1})
+    assert chunk.last_attempt_at is not None
