@@ -569,15 +569,25 @@ def main() -> None:
     finally:
         stack.stop()
     print()
-    print("| rows | method | rows/s | vs raw COPY | peak RSS (MB) |")
-    print("|---:|---|---:|---:|---:|")
+    print(
+        "| rows | method | rows/s | vs raw COPY | peak RSS (MB) | upload s"
+        " | CPU s: PostgreSQL / web / workers / machine |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---|")
     for rows in sizes:
         raw = next(r for r in results if r["rows"] == rows and r["method"].startswith("psql"))
         for r in (r for r in results if r["rows"] == rows):
             ratio = r["rows_per_s"] / raw["rows_per_s"]
             extra = f" (workers {r['worker_peak_mb']:.0f})" if "worker_peak_mb" in r else ""
+            upload = f"{r['upload_seconds']:.1f}" if "upload_seconds" in r else "-"
+            cpu = r.get("cpu_s", {})
+            cpu_text = " / ".join(
+                f"{cpu[k]:.1f}" if k in cpu else "-"
+                for k in ("postgres", "web", "workers", "machine")
+            )
             print(
-                f"| {rows:,} | {r['method']} | {r['rows_per_s']:,.0f} | {ratio:.0%} | {r['peak_mb']:.0f}{extra} |"  # noqa: E501
+                f"| {rows:,} | {r['method']} | {r['rows_per_s']:,.0f} | {ratio:.0%}"
+                f" | {r['peak_mb']:.0f}{extra} | {upload} | {cpu_text} |"
             )
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"imports-{time.strftime('%Y%m%d-%H%M%S')}.json"
