@@ -74,8 +74,8 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def decoded_text(pieces: Iterable[bytes]) -> Iterator[str]:
-    """UTF-8 text of the byte pieces; a leading BOM is dropped. Undecodable input is a
-    400 naming the byte offset, so the user can find it."""
+    """UTF-8 text of the byte pieces; a leading BOM is dropped. Undecodable input, or a
+    NUL byte, is a 400 naming the byte offset, so the user can find it."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
     offset = 0
     for piece in pieces:
@@ -83,6 +83,13 @@ def decoded_text(pieces: Iterable[bytes]) -> Iterator[str]:
             text = decoder.decode(piece)
         except UnicodeDecodeError as exc:
             raise _undecodable(offset + exc.start) from None
+        nul = piece.find(b"\x00")
+        if nul >= 0:
+            # PostgreSQL text cannot hold U+0000: not a CSV any field could keep.
+            raise ValidationError(
+                "The file contains a NUL character",
+                details=[{"field": "file", "message": f"NUL byte at byte {offset + nul}"}],
+            )
         offset += len(piece)
         if text:
             yield text

@@ -107,25 +107,51 @@ class _NumberScan(threading.local):
 _scan = _NumberScan()
 
 
+# Python refuses to read integers longer than this (sys.get_int_max_str_digits); the
+# API's JSON parser too, so imports refuse them the same way.
+_MAX_INT_DIGITS = 4300
+# The fast path hands numbers this long, or with exponents, to the exact path.
+_FAST_NUMBER_CHARS = 300
+
+
 def _exact_float(literal: str) -> float:
-    # Only exponents change length in PostgreSQL's plain notation (1e300: 301 digits);
-    # NumberOutOfRange for what `numeric` cannot hold.
-    if "e" in literal or "E" in literal:
-        _scan.growth += max(0, numeric_text_length(Decimal(literal)) - len(literal))
+    # PostgreSQL keeps the literal as numeric (NumberOutOfRange past its digits) and
+    # prints it in full: 1e300 as 301 digits, a 70,000-digit literal as itself, where
+    # json.dumps of the float writes "1e+300" or "Infinity". The difference is counted.
+    value = float(literal)
+    printed = numeric_text_length(Decimal(literal))
+    _scan.growth += printed - len(json.dumps(value))
+    return value
+
+
+def _exact_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > _MAX_INT_DIGITS:
+        raise NumberOutOfRange(f"metadata numbers may have at most {_MAX_INT_DIGITS} digits")
+    return int(literal)
+
+
+def _fast_float(literal: str) -> float:
+    if "e" in literal or "E" in literal or len(literal) > _FAST_NUMBER_CHARS:
+        raise ValueError("take the exact path")
     return float(literal)
 
 
-def _no_exponent(literal: str) -> float:
-    if "e" in literal or "E" in literal:
-        raise ValueError("exponent: take the exact path")
-    return float(literal)
+def _fast_int(literal: str) -> int:
+    if len(literal) > _FAST_NUMBER_CHARS:
+        raise ValueError("take the exact path")
+    return int(literal)
 
 
 # One decoder for all rows: json.loads(..., parse_constant=) would build one per call.
 # NaN/Infinity are refused because PostgreSQL's jsonb refuses them. The fast path's
-# decoder sends numbers with exponents to the slow path, whose decoder sizes them.
-_decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_no_exponent)
-_exact_decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_exact_float)
+# decoder sends numbers with exponents, or long ones, to the exact path, which sizes
+# them as PostgreSQL will store them and refuses what it could not.
+_decoder = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_fast_float, parse_int=_fast_int
+)
+_exact_decoder = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_exact_float, parse_int=_exact_int
+)
 _decode = _exact_decoder.decode
 
 
@@ -160,12 +186,11 @@ def _metadata_text(raw: str) -> tuple[str | None, str | None]:
             text.encode()
         except UnicodeEncodeError:
             return None, "Metadata contains an invalid Unicode escape"
-    if len(raw) > _SAFE_METADATA_CHARS or _scan.growth:
-        if len(raw) > _SAFE_METADATA_CHARS:
-            text_size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-        else:
-            text_size = len(raw.encode())
-        size = text_size + _scan.growth
+    if len(raw) > _SAFE_METADATA_CHARS or _scan.growth > 0:
+        # The size the API would count (compact JSON), with numbers as PostgreSQL
+        # prints them.
+        compact = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        size = len(compact.encode()) + _scan.growth
         if size > settings.PCF_METADATA_MAX_BYTES:
             return None, f"metadata is {size} bytes; at most {settings.PCF_METADATA_MAX_BYTES}"
     if raw.count("{") + raw.count("[") > settings.PCF_METADATA_MAX_DEPTH:

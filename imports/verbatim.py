@@ -29,9 +29,10 @@ _FIELD = r'(?:"[^"]*+(?:""[^"]*+)*+"|[^",\r\n]*+)'
 RFC4180_RECORDS = re.compile(rf"(?:{_FIELD}(?:,{_FIELD})*+\r?\n)*+")
 
 # A number with an exponent may print longer in PostgreSQL (1e300: 301 digits) than the
-# size limit allows, or not fit `numeric`: the general path sizes it (a string holding
-# such a pattern just takes the general path too).
-_EXPONENT = re.compile(r"[0-9][eE]")
+# size limit allows, and a very long one may not fit `numeric` or Python's integers:
+# the general path sizes and checks those (a string holding such a pattern just takes
+# the general path too).
+_RISKY_NUMBER = re.compile(r"[0-9][eE]|[0-9]{300}")
 
 _TYPES = frozenset(TYPES)
 _STATUSES = frozenset(STATUSES)
@@ -85,7 +86,7 @@ def verbatim_rows(plan: VerbatimPlan, text: str, rows: Iterable[Sequence[str]]) 
     types, statuses = _TYPES, _STATUSES
     max_meta = min(_SAFE_METADATA_CHARS, int(settings.PCF_METADATA_MAX_BYTES))
     max_depth = int(settings.PCF_METADATA_MAX_DEPTH)
-    exponent = _EXPONENT.search
+    risky_number = _RISKY_NUMBER.search
     count = 0
     for cells in rows:
         if len(cells) != width:
@@ -105,7 +106,7 @@ def verbatim_rows(plan: VerbatimPlan, text: str, rows: Iterable[Sequence[str]]) 
                 or len(meta) > max_meta
                 or "\\u" in meta
                 or meta.count("{") + meta.count("[") > max_depth
-                or exponent(meta)
+                or risky_number(meta)
             ):
                 return None
         count += 1

@@ -207,6 +207,7 @@ def _after_checks(job_id: str) -> None:
             "nothing was written",
         )
         return
+    _flush_commit()  # the verdict: every chunk is about to be applied
     now = timezone.now()
     undispatched = list(
         Chunk.objects.filter(
@@ -325,13 +326,22 @@ def chunks_check(*, chunk_ids: Sequence[int], record: TaskRecord | None = None) 
         if any(c.job_id != job.id for c in chunks):
             raise ValueError("chunks of one check task must belong to one job")
         if job.status not in ACTIVE_STATUSES:
+            _drop_checks(job.id, chunks)
             return _skipped(record, f"skipped: job {job.status}")
         handler = get_check_handler(job.handler_name)
         if handler is None:
             raise LookupError(f"No check handler registered for {job.handler_name!r}")
-        outcomes = [handler(job, chunk) for chunk in chunks]
-        invalid = sum(o.invalid for o in outcomes)
-        memos = [json.dumps(o.memo) if o.memo is not None else None for o in outcomes]
+        # One chunk at a time, keeping only the errors there is room for: a batch of
+        # big chunks full of bad rows must not hold all their errors at once.
+        room = _error_room(job)
+        kept: list[RowError] = []
+        invalid = 0
+        memos: list[str | None] = []
+        for chunk in chunks:
+            outcome = handler(job, chunk)
+            invalid += outcome.invalid
+            kept.extend(outcome.errors[: max(0, room - len(kept))])
+            memos.append(json.dumps(outcome.memo) if outcome.memo is not None else None)
         with connection.cursor() as cursor:
             cursor.execute(
                 """
@@ -345,21 +355,36 @@ def chunks_check(*, chunk_ids: Sequence[int], record: TaskRecord | None = None) 
                 UPDATE jobs_job SET chunks_unchecked = chunks_unchecked - %s,
                     check_failed = check_failed + %s, updated_at = %s
                 WHERE id = %s
-                RETURNING sealed, chunks_unchecked, check_failed
+                RETURNING status, sealed, chunks_unchecked
                 """,
                 [[c.pk for c in chunks], memos, len(chunks), invalid, timezone.now(), job.id],
             )
-            sealed, unchecked, check_failed = cursor.fetchone()
-        if check_failed - invalid < CHECK_ERRORS_KEPT:
-            _insert_errors(
-                job_id=job.id, chunk_id=None, errors=[e for o in outcomes for e in o.errors]
-            )
+            status, sealed, unchecked = cursor.fetchone()
         message = f"checked {len(chunks)} chunk(s): {invalid} invalid row(s)"
         _skipped(record, message)  # the task's result row, in this transaction
+        if status not in ACTIVE_STATUSES:
+            # Cancelled or failed while this check held its chunks (so _finish could not
+            # stop them): they will never be applied; the job may settle now.
+            _drop_checks(job.id, chunks)
+            return message
+        _insert_errors(job_id=job.id, chunk_id=None, errors=kept)
         if sealed and unchecked == 0:
-            _flush_commit()  # the verdict: fails the job or starts applying it
             _after_checks(job.id)
     return message
+
+
+def _drop_checks(job_id: str, chunks: Sequence[Chunk]) -> None:
+    Chunk.objects.filter(pk__in=[c.pk for c in chunks], status=ChunkStatus.PENDING).update(
+        status=ChunkStatus.CANCELLED
+    )
+    _settle(job_id)
+
+
+def _error_room(job: Job) -> int:
+    """How many more row errors a check pass may keep for this job."""
+    if job.check_failed >= CHECK_ERRORS_KEPT:
+        return 0
+    return max(0, CHECK_ERRORS_KEPT - JobError.objects.filter(job_id=job.id).count())
 
 
 def _mark_check_attempt(chunk_ids: Sequence[int]) -> int:
@@ -383,9 +408,15 @@ def _mark_check_attempt(chunk_ids: Sequence[int]) -> int:
 
 def check_record_failure(*, chunk_ids: Sequence[int], message: str) -> bool:
     """Chunks could not be checked: their job fails (nothing of it was applied), with
-    one INTERNAL error saying why. False if the job was finished already."""
+    one INTERNAL error saying why. False if the job is finished already, or if those
+    chunks were checked after all (a re-sent check did it): the verdict stands."""
     with transaction.atomic():
-        chunk = Chunk.objects.select_related("job").filter(pk__in=chunk_ids).order_by("seq").first()
+        chunk = (
+            Chunk.objects.select_related("job")
+            .filter(pk__in=chunk_ids, checked=False, status=ChunkStatus.PENDING)
+            .order_by("seq")
+            .first()
+        )
         if chunk is None or chunk.job.status not in ACTIVE_STATUSES:
             return False
         text = f"Checking chunk {chunk.seq} (row {chunk.row_offset + 1} on) failed: {message}"
@@ -649,6 +680,7 @@ def _finish(job_id: str, status: str, message: str) -> bool:
     )
     if not updated:
         return False
+    _flush_commit()  # what a finished job announces must survive a PostgreSQL crash
     _stop_pending_chunks(job_id)
     _settle(job_id)
     return True
@@ -669,6 +701,7 @@ def _settle(job_id: str) -> bool:
         .update(finished_at=now, updated_at=now)
     )
     if updated:
+        _flush_commit()  # its webhook and final event must not announce a lost commit
         transaction.on_commit(lambda: _after_finish(job_id))
     return bool(updated)
 
@@ -795,6 +828,21 @@ def job_rerun_failed_chunks(*, job: Job) -> int:
     )
     _send_on_commit([(c.pk, locked.id, c.seq) for c in failed])
     return len(failed)
+
+
+def job_fail_interrupted(*, job_id: str, stale_before: datetime) -> bool:
+    """Fail a job that was never started and has not changed since `stale_before`: the
+    web process filling it (an upload) died. None of its chunks ever ran; their stored
+    input is dropped. True if this call failed it."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.sealed or job.status not in ACTIVE_STATUSES:
+            return False
+        if job.updated_at >= stale_before:
+            return False
+        job_fail(job=job, message="The upload was interrupted; nothing was written")
+        Chunk.objects.filter(job_id=job_id).update(payload_text=None, payload=None)
+    return True
 
 
 def job_settle_abandoned(*, job_id: str, stale_before: datetime) -> bool:

@@ -15,8 +15,13 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from jobs.models import ACTIVE_STATUSES, FINISHED_STATUSES, Chunk, ChunkStatus
-from jobs.services import job_settle_abandoned, send_check_tasks, send_chunk_tasks
+from jobs.models import ACTIVE_STATUSES, FINISHED_STATUSES, Chunk, ChunkStatus, Job
+from jobs.services import (
+    job_fail_interrupted,
+    job_settle_abandoned,
+    send_check_tasks,
+    send_chunk_tasks,
+)
 
 # One sweep re-sends at most this many chunks; the next sweep takes the rest, so a
 # huge backlog is never flooded into the broker at once.
@@ -75,6 +80,17 @@ def unsettled_jobs(*, now: datetime | None = None) -> list[str]:
     return list(queryset)
 
 
+def interrupted_uploads(*, now: datetime | None = None) -> list[str]:
+    """Jobs still being filled (never started) that have not changed for
+    PCF_UPLOAD_STALE_SECONDS: the web process filling them is gone."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.PCF_UPLOAD_STALE_SECONDS)
+    queryset = Job.objects.filter(
+        status__in=ACTIVE_STATUSES, sealed=False, updated_at__lt=cutoff
+    ).values_list("pk", flat=True)[:SWEEP_BATCH]
+    return list(queryset)
+
+
 def sweep() -> dict[str, int]:
     """Re-dispatch stale chunks and checks, settle abandoned finished jobs; return how
     many."""
@@ -92,4 +108,14 @@ def sweep() -> dict[str, int]:
         job_settle_abandoned(job_id=job_id, stale_before=stale_before)
         for job_id in unsettled_jobs(now=now)
     )
-    return {"redispatched": len(chunks), "rechecked": len(checks), "settled": settled}
+    upload_cutoff = now - timedelta(seconds=settings.PCF_UPLOAD_STALE_SECONDS)
+    interrupted = sum(
+        job_fail_interrupted(job_id=job_id, stale_before=upload_cutoff)
+        for job_id in interrupted_uploads(now=now)
+    )
+    return {
+        "redispatched": len(chunks),
+        "rechecked": len(checks),
+        "settled": settled,
+        "interrupted": interrupted,
+    }

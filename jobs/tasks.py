@@ -105,17 +105,24 @@ def check_chunks(self: Task, chunk_ids: list[int]) -> str:
 
 @task_prerun.connect
 def _commit_mode(sender: Any = None, **_: Any) -> None:
-    # Chunk tasks commit without waiting for the WAL flush (a session setting, so no
-    # statement per chunk; see chunk_run for why that is safe and where it flushes).
-    # Every other task on this worker gets the server's default back.
-    wanted = sender is run_chunk or sender is check_chunks
+    # Chunk and check tasks commit without waiting for the WAL flush (a session setting,
+    # so no statement per chunk; see chunk_run for why that is safe, and jobs.services
+    # _finish/_settle for the commits that do flush). Every other task on this worker
+    # gets the server's default back. By name: the sender is the registered Task, not
+    # the proxy shared_task returned.
+    wanted = getattr(sender, "name", None) in ASYNC_COMMIT_TASKS
     if connection.connection is None:
-        return  # connects on first use; a new session starts with the default
+        if not wanted:
+            return  # connects on first use; a new session starts with the default
+        connection.ensure_connection()
     current = getattr(connection.connection, "_pcf_async_commit", False)
     if current != wanted:
         with connection.cursor() as cursor:
             cursor.execute("SET synchronous_commit = off" if wanted else "RESET synchronous_commit")
         connection.connection._pcf_async_commit = wanted
+
+
+ASYNC_COMMIT_TASKS = frozenset({run_chunk.name, check_chunks.name})
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)

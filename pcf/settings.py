@@ -224,6 +224,9 @@ PCF_WEBHOOK_ALLOW_PRIVATE = env_bool("PCF_WEBHOOK_ALLOW_PRIVATE", False)
 PCF_WEBHOOK_TIMEOUT_SECONDS = env_int("PCF_WEBHOOK_TIMEOUT_SECONDS", 10)
 PCF_WEBHOOK_MAX_ATTEMPTS = env_int("PCF_WEBHOOK_MAX_ATTEMPTS", 8)
 PCF_CHUNK_STALE_SECONDS = env_int("PCF_CHUNK_STALE_SECONDS", 300)
+# A job still being filled (an upload in progress) that has not changed for this long
+# lost its web process: the sweeper fails it, nothing written.
+PCF_UPLOAD_STALE_SECONDS = env_int("PCF_UPLOAD_STALE_SECONDS", 3600)
 PCF_SWEEP_INTERVAL_SECONDS = env_int("PCF_SWEEP_INTERVAL_SECONDS", 30)
 
 # Django's own request-size guard would reject big multipart imports before PCF streams them.

@@ -5,8 +5,9 @@ Time first, so ids made together sort together: new entries land on the right ed
 the (tenant_id, public_id) unique index instead of on random pages all over it. With
 fully random ids a 1M-row COPY took 37% longer (docs/benchmarks.md):
 every insert dirtied a different leaf page, and after each checkpoint each of those
-pages was written to the WAL whole. The random part keeps ids unguessable and unique
-among the ids made in one millisecond (a collision still fails the unique index).
+pages was written to the WAL whole. The random part keeps ids made in the same
+millisecond apart (a collision still fails the unique index). Ids are not secrets:
+every read is scoped to the caller's tenant.
 Rows COPied verbatim get the same format from the table's default (PostgreSQL's
 random(); resources/migrations/0003_copy_defaults.py)."""
 

@@ -3,8 +3,9 @@
 PostgreSQL fills in the rest.
 
 - tenant_id from the transaction-local setting `pcf.copy_tenant_id`; unset, any insert
-  that leaves tenant_id out fails ("unrecognized configuration parameter"), so no row
-  can land in a tenant by accident.
+  that leaves tenant_id out fails ("unrecognized configuration parameter", or, once the
+  session has set it in an earlier transaction, '' is not a bigint), so no row can land
+  in a tenant by accident.
 - public_id in the format of resources.ids: the row's time in ms (clock_timestamp, so
   rows land in index order), then 64 bits from random(). Not gen_random_uuid: its
   strong random source per row made a 100k-row COPY 60% slower (0.70 s -> 1.26 s

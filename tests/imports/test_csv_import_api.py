@@ -126,6 +126,7 @@ def test_real_world_csv_bom_crlf_quotes_newlines_blank_lines(tenant: Any) -> Non
             "Column 'x' is not in the header",
         ),
         (b"name,type\nA,\xff\xfe\n", None, "Invalid UTF-8 at byte 12"),
+        (b"name,type\nA\x00B,document\n", None, "NUL byte at byte 11"),
         (b"name,type,name\nA,document,B\n", None, "Header column 'name' is repeated"),
         (b"name,,type\nA,,document\n", None, "Header column 2 has no name"),
         (b'name,type\n"A,document\n', None, "A quoted field is not closed at the end of the file"),

@@ -123,3 +123,48 @@ def test_api_refuses_metadata_numbers_postgresql_cannot_store(api: Any) -> None:
         content_type="application/json",
     )
     assert ok.status_code == 201
+
+
+def test_plain_literals_are_sized_and_checked_too(settings: Any) -> None:
+    # more fraction digits than numeric holds: refused, though no exponent is involved
+    text, error = _metadata_text('{"n":0.' + "1" * 16_384 + "}")
+    assert text is None and error is not None and error.endswith("is out of range")
+    # a 70,000-digit literal is stored as 70,000 digits (json.dumps would say Infinity)
+    text, error = _metadata_text('{"a":' + "7" * 70_000 + ".5}")
+    assert text is None and error == "metadata is 70008 bytes; at most 65536"
+    # integers longer than Python (and the API's parser) reads are refused plainly
+    text, error = _metadata_text('{"n":' + "1" * 4_301 + "}")
+    assert text is None and error == "Metadata numbers may have at most 4300 digits"
+    assert _metadata_text('{"n":' + "1" * 4_300 + "}")[1] is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("neighbour", ["valid", "invalid"])
+def test_long_numbers_get_the_same_verdict_whatever_path_their_chunk_takes(
+    tenant: Any, neighbour: str
+) -> None:
+    # given: a chunk that qualifies for verbatim (valid neighbour) or does not
+    other = '"{}"' if neighbour == "valid" else '"[]"'
+    body = (
+        "name,type,status,metadata\n"
+        f'long int,image,active,"{{""n"":{"1" * 4_301}}}"\n'
+        f'long fraction,image,active,"{{""n"":0.{"1" * 16_384}}}"\n'
+        f"neighbour,image,active,{other}\n"
+        'fine,image,active,"{""n"":0.5}"\n'
+    )
+    response = upload(tenant.api, body, {"validation": "lenient"})
+    job = run_chunks(response.json()["job_id"])
+    # then: both long numbers are row errors either way, and nothing else changes
+    errors = {e.row: e.field for e in JobError.objects.filter(job=job)}
+    assert {1: "metadata", 2: "metadata"}.items() <= errors.items()
+    names = set(Resource.objects.filter(tenant=tenant.client_model).values_list("name", flat=True))
+    assert names == ({"neighbour", "fine"} if neighbour == "valid" else {"fine"})
+
+
+@pytest.mark.django_db
+def test_strict_import_with_a_long_fraction_writes_nothing(tenant: Any) -> None:
+    body = f'name,type,metadata\nok,image,"{{}}"\nbad,image,"{{""n"":0.{"1" * 16_384}}}"\n'
+    response = upload(tenant.api, body, {"validation": "strict", "chunk_size": 1})
+    job = run_chunks(response.json()["job_id"])
+    assert (job.status, job.failed) == ("failed", 1)
+    assert not Resource.objects.filter(tenant=tenant.client_model).exists()

@@ -95,3 +95,38 @@ def apply_lines(job: Job, chunk: Chunk) -> ChunkOutcome:
     specs = [parse_create({"name": n, "type": "document"}) for n in names]
     resources_insert_many(tenant=job.tenant, specs=specs)
     return ChunkOutcome(successful=len(specs), failed=0, meta={"memo": memo})
+
+
+@register_chunk_handler("test.setting")
+def report_commit_setting(job: Job, chunk: Chunk) -> ChunkOutcome:
+    """Reports the session's synchronous_commit as seen inside the chunk."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        value = cursor.fetchone()[0]
+    return ChunkOutcome(successful=1, failed=0, meta={"synchronous_commit": value})
+
+
+@register_check_handler("test.cancelled-meanwhile")
+def check_while_cancelled(job: Job, chunk: Chunk) -> CheckOutcome:
+    """Cancels the job from another connection while this check holds its chunks."""
+    import threading
+
+    from django.db import connection as thread_connection
+
+    from jobs import services
+    from jobs.models import Job as JobModel
+
+    def cancel() -> None:
+        try:
+            current = JobModel.objects.get(pk=job.pk)
+            if not current.is_finished:
+                services.job_cancel(job=current)
+        finally:
+            thread_connection.close()
+
+    thread = threading.Thread(target=cancel)
+    thread.start()
+    thread.join()
+    return CheckOutcome(invalid=0)

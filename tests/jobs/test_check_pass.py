@@ -154,3 +154,65 @@ def test_checked_chunks_start_their_apply_attempts_from_zero(tenant):
     chunk = Chunk.objects.get(job=job)
     assert (chunk.checked, chunk.attempts, chunk.payload) == (True, 0, {"lines": 1})
     assert chunk.last_attempt_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_cancelled_while_a_check_holds_its_chunks_still_settles(tenant):
+    # given: a check that runs while the job is cancelled from elsewhere (its chunks
+    # are locked by the check, so the cancel cannot stop them itself)
+    job = _staged_job(tenant, [["a"], ["b"]])
+    Job.objects.filter(pk=job.pk).update(handler="test.cancelled-meanwhile")
+    services.job_start(job=job, total=2)
+    # when
+    _check_all(job)
+    # then: the job is cancelled and settled, and nothing is left pending
+    job.refresh_from_db()
+    assert job.status == "cancelled" and job.finished_at is not None
+    assert set(Chunk.objects.filter(job=job).values_list("status", flat=True)) == {
+        ChunkStatus.CANCELLED
+    }
+
+
+def test_a_late_check_failure_does_not_undo_the_verdict(tenant):
+    job = _staged_job(tenant, [["a"], ["b"]])
+    services.job_start(job=job, total=2)
+    _check_all(job)  # the verdict: apply
+    ids = list(Chunk.objects.filter(job=job).values_list("pk", flat=True))
+    assert not services.check_record_failure(chunk_ids=ids, message="retries exhausted")
+    assert _apply_all(job).status == "completed"
+
+
+def test_a_check_pass_keeps_a_bounded_number_of_errors(tenant, monkeypatch):
+    monkeypatch.setattr(services, "CHECK_ERRORS_KEPT", 5)
+    job = _staged_job(tenant, [[f"bad-{c}-{i}" for i in range(4)] for c in range(3)])
+    services.job_start(job=job, total=12)
+    ids = list(Chunk.objects.filter(job=job).order_by("seq").values_list("pk", flat=True))
+    services.chunks_check(chunk_ids=ids[:2])  # 8 errors, room for 5
+    services.chunks_check(chunk_ids=ids[2:])  # no room left
+    job.refresh_from_db()
+    assert (job.status, job.failed, job.check_failed) == ("failed", 12, 12)
+    assert JobError.objects.filter(job=job).count() == 5
+
+
+def test_an_upload_whose_web_process_died_is_failed_by_the_sweeper(tenant, settings):
+    # given: a job being filled (chunks staged, never started), untouched for too long
+    job = _staged_job(tenant, [["a"], ["b"]])
+    fresh = _staged_job(tenant, [["c"]])
+    Job.objects.filter(pk=job.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=settings.PCF_UPLOAD_STALE_SECONDS + 5)
+    )
+    # when the sweeper runs
+    assert sweeper.interrupted_uploads() == [job.pk]
+    swept = sweeper.sweep()
+    # then: it failed, nothing ran, its stored input is gone; the fresh one is untouched
+    job.refresh_from_db()
+    assert swept["interrupted"] == 1
+    assert (job.status, job.message) == (
+        "failed",
+        "The upload was interrupted; nothing was written",
+    )
+    assert job.finished_at is not None
+    assert not Chunk.objects.filter(job=job, payload_text__isnull=False).exists()
+    assert set(Chunk.objects.filter(job=job).values_list("status", flat=True)) == {"cancelled"}
+    fresh.refresh_from_db()
+    assert (fresh.status, fresh.sealed) == ("queued", False)

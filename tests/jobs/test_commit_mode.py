@@ -7,7 +7,13 @@ import pytest
 from celery.signals import task_prerun
 from django.db import connection
 
-from jobs.tasks import deliver_webhook, run_chunk, sweep
+from jobs import tasks
+
+# The senders a worker really passes: the registered tasks, not shared_task's proxies.
+run_chunk = tasks.run_chunk._get_current_object()
+check_chunks = tasks.check_chunks._get_current_object()
+deliver_webhook = tasks.deliver_webhook._get_current_object()
+sweep = tasks.sweep._get_current_object()
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +34,7 @@ def test_chunk_tasks_switch_the_session_and_other_tasks_switch_it_back():
     assert _setting() == "on"
     task_prerun.send(sender=run_chunk, task_id="t1", task=run_chunk)
     assert _setting() == "off"
-    task_prerun.send(sender=run_chunk, task_id="t2", task=run_chunk)
+    task_prerun.send(sender=check_chunks, task_id="t2", task=check_chunks)
     assert _setting() == "off"
     task_prerun.send(sender=deliver_webhook, task_id="t3", task=deliver_webhook)
     assert _setting() == "on"
@@ -46,3 +52,23 @@ def test_a_new_connection_starts_from_the_default_again():
     assert _setting() == "on"
     task_prerun.send(sender=run_chunk, task_id="t2", task=run_chunk)
     assert _setting() == "off"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_task_on_a_worker_not_connected_yet_connects_in_async_mode():
+    connection.close()
+    task_prerun.send(sender=run_chunk, task_id="t1", task=run_chunk)
+    assert _setting() == "off"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_chunks_on_a_real_worker_commit_without_waiting_for_the_flush(tenant, celery_worker):
+    from jobs.models import Chunk
+    from tests.jobs.conftest import make_job
+    from tests.waiting import wait_finished
+
+    job = wait_finished(make_job(tenant.client_model, [{"rows": 1}] * 4, handler="test.setting"))
+    assert job.status == "completed"
+    seen = {c.result["meta"]["synchronous_commit"] for c in Chunk.objects.filter(job=job)}
+    assert seen == {"off"}
