@@ -13,7 +13,12 @@ from django.db import DataError, IntegrityError, transaction
 
 from imports.apply import Pending, apply_rows
 from imports.rows import BoundColumn, CellProblem, row_checker
-from imports.verbatim import VerbatimPlan, verbatim_plan, verbatim_rows
+from imports.verbatim import (
+    VerbatimPlan,
+    verbatim_plan,
+    verbatim_rows,
+    verbatim_rows_checked,
+)
 from jobs.handlers import (
     CheckOutcome,
     ChunkOutcome,
@@ -126,12 +131,13 @@ def check_csv_chunk(job: Job, chunk: Chunk) -> CheckOutcome:
     options = job.options
     header, columns = csv_columns(options)
     check = row_checker(columns, len(header))
+    plan = verbatim_plan(options, header, columns)
     text = chunk.payload_text or ""
-    rows = list(csv_rows(text))
+    valid: list[tuple[list[str], RowValues]] = []
     errors: list[RowError] = []
     invalid = 0
     row = chunk.row_offset
-    for cells in rows:
+    for cells in csv_rows(text):
         if not cells:
             continue
         row += 1
@@ -139,10 +145,11 @@ def check_csv_chunk(job: Job, chunk: Chunk) -> CheckOutcome:
         if values is None:
             invalid += 1
             errors.extend(csv_row_errors(row, header, cells, problems))
+        elif plan is not None:
+            valid.append((cells, values))
     memo = None
-    plan = verbatim_plan(options, header, columns)
     if not invalid and plan is not None:
-        count = verbatim_rows(plan, text, rows)
+        count = verbatim_rows_checked(plan, text, valid)
         if count:
             memo = {VERBATIM_ROWS: count}
     return CheckOutcome(invalid=invalid, errors=errors, memo=memo)

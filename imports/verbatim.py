@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from imports.rows import BoundColumn
-from resources.bulk_write import VERBATIM_FIELDS
+from resources.bulk_write import VERBATIM_FIELDS, RowValues
 from resources.schemas import STATUSES, TYPES
 
 # Quotes only around whole fields, doubled inside them, one record per line end. Python's
@@ -108,6 +108,30 @@ def verbatim_rows(plan: VerbatimPlan, text: str, rows: Iterable[Sequence[str]]) 
                 or meta.count("{") + meta.count("[") > max_depth
                 or risky_number(meta)
             ):
+                return None
+        count += 1
+    return count
+
+
+def verbatim_rows_checked(
+    plan: VerbatimPlan, text: str, checked: Iterable[tuple[Sequence[str], RowValues]]
+) -> int | None:
+    """verbatim_rows for rows that already passed every import rule (the check pass of a
+    strict import), without looking at them again: only what a valid row may still lack
+    for a verbatim COPY is checked, i.e. every field given (COPY reads an empty cell as
+    NULL) and metadata without \\u escapes (the general path stores those normalised)."""
+    if not RFC4180_RECORDS.fullmatch(text):
+        return None
+    position = {field: i for i, field in enumerate(plan.fields)}
+    i_meta = position.get("metadata")
+    has_status = "status" in position
+    count = 0
+    for cells, values in checked:
+        if has_status and values.status is None:
+            return None
+        if i_meta is not None:
+            meta = cells[i_meta]
+            if not meta or "\\u" in meta:
                 return None
         count += 1
     return count

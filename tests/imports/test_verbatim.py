@@ -561,3 +561,32 @@ def test_mixed_line_ends_in_one_chunk_import_every_row(tenant: Any, first: str) 
         ('C "c"', "video", "published", '{"s": "x"}'),
         ("D\r\nd", "audio", "archived", "{}"),
     ]
+
+
+# --- 7. strict imports: the check pass decides, the apply pass only COPies --------------
+
+
+@pytest.mark.parametrize("escape", [False, True], ids=["plain", "with a \\u escape"])
+def test_checked_strict_chunks_go_verbatim_and_store_what_the_general_path_stores(
+    tenant: Any, other_tenant: Any, escape: bool
+) -> None:
+    # given: valid rows, some the unchecked fast path would not take (exponents,
+    # whitespace around the JSON), and maybe one with a \u escape (stored normalised)
+    rows = [
+        *VALID_ROWS,
+        ("exp", "image", "active", '{"n":1.5e3,"m":2E-2}'),
+        ("spaces", "video", "draft", ' {"a": 1} '),
+    ]
+    if escape:
+        rows.append(("escaped", "audio", "active", '{"e":"caf\\u00e9"}'))
+    text = csv_text(rows, "\n")
+    # when: imported strict (checked, then applied) and by the general path
+    response = upload(tenant.api, HEADER_LINE + text, {"validation": "strict"})
+    job, copies = run_chunks_watched(response.json()["job_id"])
+    general_path(other_tenant, text)
+    # then: verbatim exactly when nothing needs rewriting, and the same values either way
+    assert (job.status, job.successful) == ("completed", len(rows))
+    assert copies == (0 if escape else 1)
+    memo = Chunk.objects.get(job=job).payload
+    assert memo == (None if escape else {"verbatim_rows": len(rows)})
+    assert stored(tenant) == stored(other_tenant)
