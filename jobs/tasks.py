@@ -40,37 +40,21 @@ def _drop_broken_connections(**_: Any) -> None:
             conn.close()
 
 
+def _failure_message(exc: Exception) -> str:
+    kind = "database error" if isinstance(exc, TRANSIENT_DB_ERRORS) else type(exc).__name__
+    return f"{kind}: {exc}".strip()
+
+
 class ChunkTask(Task):
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         # The one place a chunk becomes `failed`: retries exhausted, or a handler bug.
         close_old_connections()
         chunk_id = args[0] if args else kwargs["chunk_id"]
-        kind = "database error" if isinstance(exc, TRANSIENT_DB_ERRORS) else type(exc).__name__
-        message = f"{kind}: {exc}".strip()
         try:
-            services.chunk_record_failure(chunk_id=chunk_id, message=message)
+            services.chunk_record_failure(chunk_id=chunk_id, message=_failure_message(exc))
         except TRANSIENT_DB_ERRORS:
             # Still pending in the database: the sweeper will run it again later.
             logger.exception("could not record the failure of chunk %s", chunk_id)
-
-
-@shared_task(
-    base=ChunkTask,
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT_DB_ERRORS,
-    retry_backoff=True,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=settings.PCF_CHUNK_MAX_RETRIES,
-    # The result row is written by chunk_run, in the chunk's own transaction
-    # (jobs.task_results); the backend still stores failures.
-    ignore_result=True,
-    store_errors_even_if_ignored=True,
-)
-def run_chunk(self: Task, chunk_id: int) -> str:
-    return services.chunk_run(chunk_id=chunk_id, record=record_of(self))
 
 
 class CheckTask(Task):
@@ -79,26 +63,35 @@ class CheckTask(Task):
         # nothing was applied, and the verdict can never be complete.
         close_old_connections()
         chunk_ids = args[0] if args else kwargs["chunk_ids"]
-        kind = "database error" if isinstance(exc, TRANSIENT_DB_ERRORS) else type(exc).__name__
         try:
-            services.check_record_failure(chunk_ids=chunk_ids, message=f"{kind}: {exc}".strip())
+            services.check_record_failure(chunk_ids=chunk_ids, message=_failure_message(exc))
         except TRANSIENT_DB_ERRORS:
             logger.exception("could not record the failed check of chunks %s", chunk_ids)
 
 
-@shared_task(
-    base=CheckTask,
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT_DB_ERRORS,
-    retry_backoff=True,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=settings.PCF_CHUNK_MAX_RETRIES,
-    ignore_result=True,  # written by chunks_check in its transaction, as for run_chunk
-    store_errors_even_if_ignored=True,
-)
+# Chunk and check tasks alike: redelivered if their worker dies, transient database
+# errors retried with backoff; their result row is written by the engine in the chunk's
+# own transaction (jobs.task_results), the backend still stores failures.
+_CHUNK_TASK_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": TRANSIENT_DB_ERRORS,
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": settings.PCF_CHUNK_MAX_RETRIES,
+    "ignore_result": True,
+    "store_errors_even_if_ignored": True,
+}
+
+
+@shared_task(base=ChunkTask, **_CHUNK_TASK_OPTIONS)
+def run_chunk(self: Task, chunk_id: int) -> str:
+    return services.chunk_run(chunk_id=chunk_id, record=record_of(self))
+
+
+@shared_task(base=CheckTask, **_CHUNK_TASK_OPTIONS)
 def check_chunks(self: Task, chunk_ids: list[int]) -> str:
     return services.chunks_check(chunk_ids=chunk_ids, record=record_of(self))
 
