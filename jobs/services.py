@@ -219,25 +219,12 @@ def _after_checks(job_id: str) -> None:
 
 
 @transaction.atomic
-def job_fail(
-    *,
-    job: Job,
-    message: str,
-    errors: Sequence[RowError] = (),
-    total: int | None = None,
-    invalid: int = 0,
-) -> None:
-    """End an unfinished job `failed` with `message` and its row errors (e.g. a strict
-    import found invalid rows at upload); chunks not run yet never run. `total` rows
-    judged at upload, `invalid` of them: those count as failed and the valid rest as
-    skipped (nothing is written), in the same commit as the failure, so the summary
-    and the webhook carry them."""
+def job_fail(*, job: Job, message: str, errors: Sequence[RowError] = ()) -> None:
+    """End an unfinished job `failed` with `message` and its row errors (e.g. an upload
+    that could not be read to the end); chunks not run yet never run. (A strict import
+    failed by its check pass ends in _after_checks, with its counts.)"""
     _insert_errors(job_id=job.id, chunk_id=None, errors=errors)
-    counts: dict[str, Any] = {}
-    if total is not None:
-        counts = {"total": total, "processed": total, "failed": invalid}
-        counts["skipped"] = max(0, total - invalid)
-    Job.objects.filter(pk=job.pk).update(sealed=True, **counts)
+    Job.objects.filter(pk=job.pk).update(sealed=True)
     _finish(job.id, JobStatus.FAILED, message)
     job.refresh_from_db()
 
