@@ -61,12 +61,17 @@ VERBATIM_ROWS = "verbatim_rows"
 
 
 def _copy_verbatim(
-    job: Job, text: str, plan: VerbatimPlan, checked_rows: int | None = None
+    job: Job,
+    text: str,
+    plan: VerbatimPlan,
+    rows: list[list[str]] | None,
+    checked_rows: int | None,
 ) -> ChunkOutcome | None:
     """The whole chunk through COPY as uploaded, or None (nothing written) when it does
     not qualify or PostgreSQL refuses part of it, e.g. bad JSON. `checked_rows`: the
-    check pass found the chunk qualifies, with this many rows (no need to look again)."""
-    count = checked_rows or verbatim_rows(plan, text, csv_rows(text))
+    check pass found the chunk qualifies, with this many rows (no need to look again);
+    else `rows` are the chunk's cells, read once for this and the general path."""
+    count = checked_rows or (verbatim_rows(plan, text, rows) if rows is not None else None)
     if not count:
         return None
     try:
@@ -84,11 +89,15 @@ def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     """Validate the chunk's rows once, then write the valid ones in one go."""
     options = job.options
     header, columns = csv_columns(options)
+    text = chunk.payload_text or ""
     plan = verbatim_plan(options, header, columns)
+    rows: list[list[str]] | None = None
     if plan is not None:
         memo = chunk.payload if isinstance(chunk.payload, dict) else {}
-        checked_rows = memo.get(VERBATIM_ROWS) if chunk.checked else None
-        outcome = _copy_verbatim(job, chunk.payload_text or "", plan, checked_rows)
+        checked_rows = memo.get(VERBATIM_ROWS)
+        if not checked_rows:
+            rows = list(csv_rows(text))
+        outcome = _copy_verbatim(job, text, plan, rows, checked_rows)
         if outcome is not None:
             return outcome
     check = row_checker(columns, len(header))
@@ -97,7 +106,7 @@ def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     errors: list[RowError] = []
     invalid = 0
     row = chunk.row_offset
-    for cells in csv_rows(chunk.payload_text or ""):
+    for cells in rows if rows is not None else csv_rows(text):
         if not cells:
             continue  # blank lines are not rows (the upload drops them already)
         row += 1

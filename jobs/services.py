@@ -320,14 +320,16 @@ def chunks_check(*, chunk_ids: Sequence[int], record: TaskRecord | None = None) 
             raise LookupError(f"No check handler registered for {job.handler_name!r}")
         # One chunk at a time, keeping only the errors there is room for: a batch of
         # big chunks full of bad rows must not hold all their errors at once.
-        room = _error_room(job)
+        room: int | None = None  # counted once a chunk has errors; most have none
         kept: list[RowError] = []
         invalid = 0
         memos: list[str | None] = []
         for chunk in chunks:
             outcome = handler(job, chunk)
             invalid += outcome.invalid
-            kept.extend(outcome.errors[: max(0, room - len(kept))])
+            if outcome.errors:
+                room = _error_room(job) if room is None else room
+                kept.extend(outcome.errors[: max(0, room - len(kept))])
             memos.append(json.dumps(outcome.memo) if outcome.memo is not None else None)
         with connection.cursor() as cursor:
             cursor.execute(
