@@ -1,8 +1,10 @@
 """HTTP compression for the whole API.
 
-Requests: a `Content-Encoding: gzip` body is inflated in bounded steps into a spooled
-temporary file, so a gzip bomb is refused (413) after at most the cap's worth of work
-and never held in memory. Any other encoding is a 415.
+Requests: a `Content-Encoding: gzip` body is inflated only once the request's bearer
+token is authenticated (no valid token: 401 with nothing inflated), in bounded steps
+into a spooled temporary file, so a gzip bomb is refused (413) after at most the cap's
+worth of work and never held in memory. Any other encoding is a 415; compressed bodies
+are for the API (/v1) only.
 
 Responses: Django's GZipMiddleware, except for streaming responses (the SSE progress
 stream must reach the client event by event, and gzip would buffer it)."""
@@ -18,6 +20,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.middleware.gzip import GZipMiddleware
 from django.utils.deprecation import MiddlewareMixin
 
+from pcf.auth import request_client
 from pcf.errors import error_response
 from pcf.exceptions import PayloadTooLarge, PcfError, UnsupportedMediaType, ValidationError
 
@@ -78,10 +81,15 @@ def inflate_gzip(source: IO[bytes], *, limit: int) -> tuple[IO[bytes], int]:
 
 
 def decompress_request(request: HttpRequest) -> None:
-    """Replace a gzip request body by its inflated content (in place), or raise."""
+    """Replace a gzip request body by its inflated content (in place), or raise:
+    Unauthenticated before anything is inflated, then the errors of inflate_gzip."""
     encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
     if encoding in IDENTITY:
         return
+    if not request.path.startswith("/v1/"):
+        raise UnsupportedMediaType("Compressed request bodies are accepted on /v1 only")
+    # Inflating costs up to the cap in CPU and disk: only for a known client.
+    request_client(request)
     if encoding not in GZIP:
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip")
     source: Any = request._stream

@@ -29,7 +29,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 
-from pcf.auth import client_from_header
+from pcf.auth import request_client
 from pcf.errors import error_response
 from pcf.exceptions import (
     Conflict,
@@ -257,7 +257,7 @@ def handle_idempotent(
         if key is None:
             return get_response(request)
         try:
-            tenant = client_from_header(request.META.get("HTTP_AUTHORIZATION"))
+            tenant = request_client(request)
         except Unauthenticated:
             return get_response(request)  # the view answers 401 in its own way
         fingerprint = request_fingerprint(

@@ -216,6 +216,9 @@ PCF_IMPORT_MAX_BYTES = env_int("PCF_IMPORT_MAX_BYTES", 2 * 1024**3)
 # A full batch (1,000 creates with 64 KiB metadata each) is ~64 MB of JSON.
 PCF_MAX_JSON_BODY_BYTES = env_int("PCF_MAX_JSON_BODY_BYTES", 100 * 1024**2)
 PCF_MAX_DECOMPRESSED_BYTES = env_int("PCF_MAX_DECOMPRESSED_BYTES", 100 * 1024**2)
+# Raw (possibly compressed) request bodies outside imports, checked before Django spools
+# them (pcf.bodyguard); the slack covers gzip framing around a body at the JSON cap.
+PCF_MAX_BODY_BYTES = env_int("PCF_MAX_BODY_BYTES", PCF_MAX_JSON_BODY_BYTES + 1024**2)
 PCF_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 PCF_GRAPHQL_MAX_ALIASES = 500
 PCF_GRAPHQL_MAX_DEPTH = 10
