@@ -9,6 +9,8 @@ the upload goes on, and the job fails, writing nothing, if any row is invalid.""
 from __future__ import annotations
 
 import csv
+import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -180,6 +182,34 @@ def _items_of(body: Any) -> tuple[list[Any], Any]:
     return items, body.get("options")
 
 
+# A JSON \u0000 escape not itself escaped (preceded by an even number of backslashes).
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _check_storable(items: list[Any]) -> None:
+    """Items are stored as jsonb until their chunk runs: PostgreSQL refuses a NUL
+    character and an unpaired surrogate anywhere in jsonb, so such an item is a 400
+    here (nothing stored) rather than a database error for the whole request."""
+    details: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        text = json.dumps(item, ensure_ascii=False)
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            details.append(
+                {"index": index, "field": "", "message": "Contains an unpaired surrogate"}
+            )
+            continue
+        if _ESCAPED_NUL.search(text):
+            details.append({"index": index, "field": "", "message": "Contains a NUL character"})
+    if details:
+        raise ValidationError(
+            f"{len(details)} of {len(items)} resources hold text PostgreSQL cannot store; "
+            "nothing was imported",
+            details=details,
+        )
+
+
 def _check_all(items: list[Any], options: BulkImportOptions) -> None:
     details: list[dict[str, Any]] = []
     for index, item in enumerate(items):
@@ -205,6 +235,7 @@ def bulk_import_start(*, tenant: ApiClient, body: Any) -> Job:
     options = parse_bulk_options(raw_options)
     if options.validate_before_import:
         _check_all(items, options)
+    _check_storable(items)
     job = job_create(
         tenant=tenant, type="bulk_import", options=options.as_job_options(), webhook=options.webhook
     )

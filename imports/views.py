@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +18,8 @@ from jobs.models import Job
 from jobs.representation import job_accepted
 from pcf.auth import tenant_of
 from pcf.exceptions import UnsupportedMediaType, ValidationError
+from pcf.jsondepth import loads as json_loads
+from pcf.parsers import PcfJSONParser
 
 CSV_TYPES = {"text/csv", "application/csv", "text/plain"}
 # Options that may also come one by one in the query string (raw text/csv uploads).
@@ -45,7 +46,7 @@ def _query_options(request: Request) -> Any:
     for key in ("mapping", "webhook"):
         if key in given and given[key].lstrip().startswith("{"):
             try:
-                given[key] = json.loads(given[key])
+                given[key] = json_loads(given[key], field=f"options.{key}")
             except json.JSONDecodeError:
                 raise ValidationError(
                     details=[{"field": f"options.{key}", "message": "Not valid JSON"}]
@@ -93,7 +94,7 @@ class CsvImportView(APIView):
 class BulkImportView(APIView):
     """POST /v1/bulk/resources: the cookbook's JSON bulk import."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [PcfJSONParser]
 
     @extend_schema(request=dict, responses={202: dict})
     def post(self, request: Request) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -19,8 +20,17 @@ from resources.selectors import parse_limit
 __all__ = ["parse_limit"]
 
 
+# Job ids are `job_` + 24 hex digits; anything outside the column's alphabet and length
+# can match no row (and a NUL would be a driver error, not a 404).
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+
+def is_job_id(value: str) -> bool:
+    return _JOB_ID.fullmatch(value) is not None
+
+
 def job_get(*, tenant: ApiClient, job_id: str) -> Job:
-    job = Job.objects.filter(tenant=tenant, pk=job_id).first()
+    job = Job.objects.filter(tenant=tenant, pk=job_id).first() if is_job_id(job_id) else None
     if job is None:
         raise NotFound(f"Job {job_id!r} not found")
     return job
@@ -63,7 +73,7 @@ def job_list(
     if cursor:
         stamp, _, last_id = _decode(cursor).partition("|")
         created = parse_iso(stamp)
-        if created is None or not last_id:
+        if created is None or not is_job_id(last_id):
             raise _bad_cursor()
         queryset = queryset.filter(
             Q(created_at__lt=created) | Q(created_at=created, id__lt=last_id)

@@ -24,6 +24,7 @@ from django.http.response import HttpResponseBase
 from jobs import progress
 from jobs.models import Job, JobStatus
 from jobs.representation import job_data
+from jobs.selectors import is_job_id
 from pcf.auth import aclient_from_header
 from pcf.errors import as_pcf_error, error_response
 from pcf.exceptions import MethodNotAllowed, NotFound
@@ -139,6 +140,8 @@ async def _next_message(pubsub: Any, timeout: float) -> str | None:
 
 
 def _job_exists(tenant: ApiClient, job_id: str) -> bool:
+    if not is_job_id(job_id):
+        return False
     try:
         return Job.objects.filter(pk=job_id, tenant=tenant).exists()
     finally:

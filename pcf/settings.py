@@ -45,6 +45,8 @@ MIDDLEWARE = [
     # Django's gzip minus streaming responses (SSE), then request gzip with a size cap.
     "pcf.compression.ResponseGZipMiddleware",
     "pcf.compression.RequestDecompressionMiddleware",
+    # JSON nested deeper than PCF_JSON_MAX_DEPTH is a 400 before anything parses it.
+    "pcf.jsondepth.JsonDepthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves admin and API-docs assets from the installed apps, no web server needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -220,6 +222,7 @@ PCF_MAX_DECOMPRESSED_BYTES = env_int("PCF_MAX_DECOMPRESSED_BYTES", 100 * 1024**2
 # them (pcf.bodyguard); the slack covers gzip framing around a body at the JSON cap.
 PCF_MAX_BODY_BYTES = env_int("PCF_MAX_BODY_BYTES", PCF_MAX_JSON_BODY_BYTES + 1024**2)
 PCF_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+PCF_JSON_MAX_DEPTH = env_int("PCF_JSON_MAX_DEPTH", 64)  # any JSON the API reads
 PCF_GRAPHQL_MAX_ALIASES = 500
 PCF_GRAPHQL_MAX_DEPTH = 10
 PCF_GRAPHQL_MAX_BYTES = env_int("PCF_GRAPHQL_MAX_BYTES", 1024**2)
