@@ -132,7 +132,10 @@ def csv_import_start(
     texts = decoded_text(plain_bytes(pieces, max_bytes=int(settings.PCF_IMPORT_MAX_BYTES)))
     chunker: _CsvChunker | None = None
     try:
-        for batch in record_batches(texts):
+        records = record_batches(
+            texts, max_record_bytes=int(settings.PCF_CSV_MAX_RECORD_BYTES)
+        )
+        for batch in records:
             if chunker is None:
                 header = header_of(next(csv.reader(batch[:1])))
                 columns = bind_mapping(options.mapping, header)

@@ -215,6 +215,8 @@ PCF_BULK_CHUNK_ROWS = env_int("PCF_BULK_CHUNK_ROWS", 1000)  # rows per bulk job 
 PCF_IMPORT_CHUNK_SIZE_DEFAULT = 1000
 PCF_IMPORT_CHUNK_SIZE_MAX = 10_000
 PCF_IMPORT_MAX_BYTES = env_int("PCF_IMPORT_MAX_BYTES", 2 * 1024**3)
+# One CSV record (a row with its quoted newlines), in UTF-8 bytes: past it, a 400 at upload.
+PCF_CSV_MAX_RECORD_BYTES = env_int("PCF_CSV_MAX_RECORD_BYTES", 1024**2)
 # A full batch (1,000 creates with 64 KiB metadata each) is ~64 MB of JSON.
 PCF_MAX_JSON_BODY_BYTES = env_int("PCF_MAX_JSON_BODY_BYTES", 100 * 1024**2)
 PCF_MAX_DECOMPRESSED_BYTES = env_int("PCF_MAX_DECOMPRESSED_BYTES", 100 * 1024**2)
