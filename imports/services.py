@@ -75,6 +75,10 @@ class _CsvChunker:
         self._flush()
 
     def _store(self, records: list[str]) -> None:
+        if self.seq >= int(settings.PCF_JOB_MAX_CHUNKS):
+            # Decided as chunks are produced (the file's length is unknown until read):
+            # the chunks stored so far never run (csv_import_start fails the job).
+            raise too_many_chunks(self.options.chunk_size)
         if self.job is None:
             self.job = job_create(
                 tenant=self.tenant,
@@ -111,6 +115,20 @@ class _CsvChunker:
         self.staged_chars = 0
 
 
+def too_many_chunks(chunk_size: int) -> ValidationError:
+    limit = int(settings.PCF_JOB_MAX_CHUNKS)
+    return ValidationError(
+        f"The import needs more than {limit} chunks; nothing was written",
+        details=[
+            {
+                "field": "options.chunk_size",
+                "message": f"{chunk_size} rows a chunk makes more than {limit} chunks; "
+                "use a larger chunk_size",
+            }
+        ],
+    )
+
+
 def _reject_upload(chunker: _CsvChunker | None, reason: str) -> None:
     """Fail the job of an upload that could not be read whole. No chunk was dispatched
     yet (dispatch waits for job_start), so no row was written; the stored chunk texts
@@ -132,9 +150,7 @@ def csv_import_start(
     texts = decoded_text(plain_bytes(pieces, max_bytes=int(settings.PCF_IMPORT_MAX_BYTES)))
     chunker: _CsvChunker | None = None
     try:
-        records = record_batches(
-            texts, max_record_bytes=int(settings.PCF_CSV_MAX_RECORD_BYTES)
-        )
+        records = record_batches(texts, max_record_bytes=int(settings.PCF_CSV_MAX_RECORD_BYTES))
         for batch in records:
             if chunker is None:
                 header = header_of(next(csv.reader(batch[:1])))
@@ -239,10 +255,12 @@ def bulk_import_start(*, tenant: ApiClient, body: Any) -> Job:
     if options.validate_before_import:
         _check_all(items, options)
     _check_storable(items)
+    size = options.chunk_size
+    if -(-len(items) // size) > int(settings.PCF_JOB_MAX_CHUNKS):
+        raise too_many_chunks(size)
     job = job_create(
         tenant=tenant, type="bulk_import", options=options.as_job_options(), webhook=options.webhook
     )
-    size = options.chunk_size
     for seq, start in enumerate(range(0, len(items), size)):
         part = items[start : start + size]
         job_add_chunk(

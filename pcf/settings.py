@@ -214,6 +214,8 @@ PCF_BULK_SYNC_LIMIT = env_int("PCF_BULK_SYNC_LIMIT", 10_000)
 PCF_BULK_CHUNK_ROWS = env_int("PCF_BULK_CHUNK_ROWS", 1000)  # rows per bulk job chunk
 PCF_IMPORT_CHUNK_SIZE_DEFAULT = 1000
 PCF_IMPORT_CHUNK_SIZE_MAX = 10_000
+# Chunks a job may have: an import that needs more is a 400 on options.chunk_size.
+PCF_JOB_MAX_CHUNKS = env_int("PCF_JOB_MAX_CHUNKS", 100_000)
 PCF_IMPORT_MAX_BYTES = env_int("PCF_IMPORT_MAX_BYTES", 2 * 1024**3)
 # One CSV record (a row with its quoted newlines), in UTF-8 bytes: past it, a 400 at upload.
 PCF_CSV_MAX_RECORD_BYTES = env_int("PCF_CSV_MAX_RECORD_BYTES", 1024**2)

@@ -102,3 +102,50 @@ def test_a_long_value_fails_a_strict_import_without_writing(tenant: Any) -> None
     assert job.status == "failed"
     assert JobError.objects.filter(job=job, row=2, field="name").exists()
     assert not Resource.objects.exists()
+
+
+# --- chunks per job (issue 11, item 3) ---------------------------------------------------
+
+
+def test_the_default_chunk_cap_is_100_000(settings: Any) -> None:
+    assert settings.PCF_JOB_MAX_CHUNKS == 100_000
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_csv_needing_more_chunks_than_the_cap_is_a_400(
+    tenant: Any, settings: Any, strict: bool
+) -> None:
+    # given a cap of 5 chunks a job, and a file of 11 rows sent with chunk_size 2
+    settings.PCF_JOB_MAX_CHUNKS = 5
+    text = "name,type\n" + "".join(f"r{i},image\n" for i in range(11))
+    options = {"chunk_size": 2, "validation": "strict" if strict else "lenient"}
+    # when it is uploaded
+    response = upload(tenant.api, text, options)
+    # then a 400 on options.chunk_size; the job that was filling is failed, its stored
+    # chunks dropped, nothing written
+    error = assert_error(response, 400, "VALIDATION_ERROR")
+    assert error["details"][0]["field"] == "options.chunk_size"
+    job = Job.objects.get()
+    assert job.status == "failed"
+    assert not job.chunks.exclude(payload_text=None).exists()
+    assert not Resource.objects.exists()
+    # and 10 rows (exactly 5 chunks) are accepted and imported
+    accepted = upload(tenant.api, text.rsplit("r10,", 1)[0], options)
+    assert accepted.status_code == 202, accepted.content
+    assert run_chunks(accepted.json()["job_id"]).successful == 10
+
+
+def test_a_bulk_import_needing_more_chunks_than_the_cap_is_a_400(
+    tenant: Any, settings: Any
+) -> None:
+    # given a cap of 3 chunks and 7 items sent with chunk_size 2
+    settings.PCF_JOB_MAX_CHUNKS = 3
+    items = [{"name": f"n{i}", "type": "image"} for i in range(7)]
+    # when posted
+    response = tenant.api.post(
+        "/v1/bulk/resources", {"resources": items, "options": {"chunk_size": 2}}, format="json"
+    )
+    # then a 400 on options.chunk_size and no job at all
+    error = assert_error(response, 400, "VALIDATION_ERROR")
+    assert error["details"][0]["field"] == "options.chunk_size"
+    assert not Job.objects.exists()
