@@ -264,5 +264,9 @@ PCF_WEBHOOK_BACKOFF_BASE_SECONDS = env_int("PCF_WEBHOOK_BACKOFF_BASE_SECONDS", 1
 # Below the broker's visibility timeout, as Celery advises for countdowns on Redis.
 PCF_WEBHOOK_BACKOFF_MAX_SECONDS = env_int("PCF_WEBHOOK_BACKOFF_MAX_SECONDS", 900)
 PCF_SSE_HEARTBEAT_SECONDS = env_int("PCF_SSE_HEARTBEAT_SECONDS", 15)
+# Open progress streams per tenant, counted across web processes (jobs/sse_slots.py).
+PCF_SSE_MAX_STREAMS_PER_TENANT = env_int("PCF_SSE_MAX_STREAMS_PER_TENANT", 20)
+# A stream ends after this long; the client resumes with Last-Event-ID.
+PCF_SSE_MAX_STREAM_SECONDS = env_int("PCF_SSE_MAX_STREAM_SECONDS", 600)
 # Modules imported by jobs.apps at start-up (tests register their chunk handlers this way).
 PCF_EXTRA_HANDLER_MODULES = env_list("PCF_EXTRA_HANDLER_MODULES", [])
