@@ -30,20 +30,41 @@ QUERY_OPTIONS = (
     "chunk_size",
     "upsert",
     "upsert_key",
-    "webhook",
 )
 
 
+def _webhook_in_query() -> ValidationError:
+    # A webhook's URL and headers are secrets (tokens, signatures): query strings end up
+    # in access logs, proxies and browser history.
+    return ValidationError(
+        details=[
+            {
+                "field": "options.webhook",
+                "message": "Send the webhook in the request body (the multipart options "
+                "part), never in the query string",
+            }
+        ]
+    )
+
+
 def _query_options(request: Request) -> Any:
-    """`?options=<json>`, or the options as separate parameters (`mapping` and `webhook`
-    as JSON); None when the query string has none."""
+    """`?options=<json>`, or the options as separate parameters (`mapping` as JSON);
+    None when the query string has none. A webhook there is a 400 (_webhook_in_query)."""
     params = request.query_params
+    if "webhook" in params:
+        raise _webhook_in_query()
     if "options" in params:
-        return params["options"]
+        try:
+            decoded = json_loads(params["options"], field="options")
+        except json.JSONDecodeError:
+            return params["options"]  # parse_csv_options reports it
+        if isinstance(decoded, dict) and "webhook" in decoded:
+            raise _webhook_in_query()
+        return decoded
     given = {k: params[k] for k in QUERY_OPTIONS if k in params}
     if not given:
         return None
-    for key in ("mapping", "webhook"):
+    for key in ("mapping",):
         if key in given and given[key].lstrip().startswith("{"):
             try:
                 given[key] = json_loads(given[key], field=f"options.{key}")
