@@ -3,6 +3,7 @@ default; `DATABASE_URL` / `REDIS_URL` unset means the embedded servers (pcf.embe
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -16,10 +17,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("PCF_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("SECRET_KEY must be set")
-    # Local and test runs only; production sets SECRET_KEY (see README).
-    SECRET_KEY = "pcf-insecure-local-key-set-SECRET_KEY-in-production"  # noqa: S105
+    if not DEBUG:
+        # Never a public fallback: sessions, CSRF and signed values would be forgeable.
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off. `make run` and `make test` use a "
+            "local key kept in .pcf-data/secret_key; DEBUG=true makes one there too."
+        )
+    SECRET_KEY = embedded.local_secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver", "[::1]"])
 
 INSTALLED_APPS = [
@@ -34,6 +38,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_results",
     "django_celery_beat",
+    "axes",
     "strawberry_django",
     "pcf",
     "resources",
@@ -56,9 +61,23 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last: it authenticates the bearer token itself and wraps only the view.
+    # It authenticates the bearer token itself and wraps only the view.
     "pcf.idempotency.IdempotencyMiddleware",
+    # Last, as django-axes asks: answers a locked-out admin login.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin logins: django-axes counts failures per client address in the Redis cache
+# (shared by every web process) and refuses further attempts for a while (429).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env_int("PCF_ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("PCF_ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "pcf.urls"
 WSGI_APPLICATION = "pcf.wsgi.application"
@@ -140,6 +159,20 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("PCF_TASK_SOFT_TIME_LIMIT", 540)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("PCF_VISIBILITY_TIMEOUT", 3600)}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- HTTPS (production sits behind TLS; local runs are plain HTTP on 127.0.0.1) ---------
+# PCF_HTTPS=true: the session and CSRF cookies are Secure and HSTS is sent.
+PCF_HTTPS = env_bool("PCF_HTTPS", False)
+SESSION_COOKIE_SECURE = env_bool("PCF_SECURE_COOKIES", PCF_HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("PCF_HSTS_SECONDS", 31_536_000 if PCF_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("PCF_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("PCF_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("PCF_SSL_REDIRECT", False)  # usually the proxy's job
+# Only behind a proxy that sets X-Forwarded-Proto itself; otherwise any client could
+# claim https (and get Secure cookies and redirects treated as such).
+if env_bool("PCF_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Internationalisation and static -------------------------------------------------
 LANGUAGE_CODE = "en-us"
