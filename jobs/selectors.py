@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -103,17 +102,6 @@ def job_errors_page(
     rows = list(queryset.order_by("pk")[: limit + 1])
     next_cursor = _encode(f"e:{rows[limit - 1].pk}") if len(rows) > limit else None
     return rows[:limit], next_cursor
-
-
-def job_errors_all(*, job: Job, batch: int = 2000) -> Iterator[JobError]:
-    """Every error row in order, read in keyset batches (for the CSV download)."""
-    after = 0
-    while True:
-        rows = list(JobError.objects.filter(job=job, pk__gt=after).order_by("pk")[:batch])
-        yield from rows
-        if len(rows) < batch:
-            return
-        after = rows[-1].pk
 
 
 def job_results(*, job: Job) -> dict[str, Any]:
