@@ -6,7 +6,6 @@ import base64
 import binascii
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.db.models import QuerySet
 
 from pcf.exceptions import NotFound, ValidationError
@@ -54,20 +53,6 @@ def decode_cursor(cursor: str) -> int:
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ValidationError(details=[{"field": "cursor", "message": "Invalid cursor"}]) from None
-
-
-def parse_limit(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return int(settings.PCF_PAGE_SIZE_DEFAULT)
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= settings.PCF_PAGE_SIZE_MAX:
-        raise ValidationError(
-            details=[{"field": "limit", "message": f"limit must be 1-{settings.PCF_PAGE_SIZE_MAX}"}]
-        )
-    return limit
 
 
 def resource_list(
