@@ -132,7 +132,12 @@ def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     )
 
 
-@register_check_handler("csv_import")
+def strict_verdict(invalid: int, total: int) -> str:
+    """The failed job's message when the check pass found invalid rows."""
+    return f"Strict validation failed: {invalid} of {total} rows are invalid; nothing was written"
+
+
+@register_check_handler("csv_import", verdict=strict_verdict)
 def check_csv_chunk(job: Job, chunk: Chunk) -> CheckOutcome:
     """A strict import's check: every row of the chunk against the import rules, with
     the messages the apply pass would give (nothing is written). A chunk that can go

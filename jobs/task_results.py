@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
+from django.utils import timezone
 from django_celery_results.models import TaskResult
 
 UPSERT_SQL = (
@@ -70,3 +72,12 @@ def record_of(task: Any) -> TaskRecord:
         task_kwargs=encode(kwargs)[2],
         worker=request.hostname or "",
     )
+
+
+def record_skip(record: TaskRecord | None, message: str) -> str:
+    """Store `message` as the task's result (when run by a task); return it."""
+    if record is not None:
+        sql, params = record.upsert(message, timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    return message

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from django.db import OperationalError
 
+from jobs.engine import lifecycle
 from jobs.handlers import (
     CheckOutcome,
     ChunkOutcome,
@@ -56,11 +57,22 @@ def create_rows(job: Job, chunk: Chunk) -> ChunkOutcome:
     )
 
 
+def runs_key(job_id: str, seq: int) -> str:
+    return f"pcf:test:chunk-runs:{job_id}:{seq}"
+
+
 @register_chunk_handler("test.flaky")
 def flaky(job: Job, chunk: Chunk) -> ChunkOutcome:
-    """Fails like a serialization failure on its first `fail_times` attempts."""
-    if chunk.attempts <= int((chunk.payload or {}).get("fail_times", 1)):
-        raise OperationalError("could not serialize access due to concurrent update (test)")
+    """Raises on its first `fail_times` runs (counted in Redis, since the engine does
+    not count infrastructure failures as attempts): a database error like a dropped
+    connection (`"error": "database"`, the default) or a code error (`"code"`)."""
+    payload = chunk.payload or {}
+    runs = redis_client().incr(runs_key(job.id, chunk.seq))
+    redis_client().expire(runs_key(job.id, chunk.seq), 300)
+    if runs <= int(payload.get("fail_times", 1)):
+        if payload.get("error", "database") == "code":
+            raise KeyError("secret-internal-detail (test)")
+        raise OperationalError("server closed the connection unexpectedly (test)")
     return ChunkOutcome(successful=chunk.row_count, failed=0)
 
 
@@ -115,14 +127,13 @@ def check_while_cancelled(job: Job, chunk: Chunk) -> CheckOutcome:
 
     from django.db import connection as thread_connection
 
-    from jobs import services
     from jobs.models import Job as JobModel
 
     def cancel() -> None:
         try:
             current = JobModel.objects.get(pk=job.pk)
             if not current.is_finished:
-                services.job_cancel(job=current)
+                lifecycle.job_cancel(job=current)
         finally:
             thread_connection.close()
 
