@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
+from jobs.webhooks import parse_webhook_option
 from pcf.exceptions import BatchTooLarge, PcfError, ValidationError
 from resources.batch.references import referenced_ids
 from resources.batch.routing import check_route
@@ -118,8 +119,6 @@ def parse_options(raw: Any) -> BatchOptions:
         )
     webhook = None
     if raw.get("webhook") is not None:
-        from jobs.webhooks import parse_webhook_option
-
         webhook = parse_webhook_option(raw["webhook"])
     parallel = _positive_int(raw, "parallel") or 1
     return BatchOptions(
