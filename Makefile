@@ -20,6 +20,8 @@ install: $(STAMP)
 # Local Flower login; set FLOWER_BASIC_AUTH=user:password yourself anywhere shared.
 run: export FLOWER_BASIC_AUTH ?= pcf:pcf-local
 run: export PATH := $(abspath $(VENV))/bin:$(PATH)
+# honcho stops the whole stack when one process exits: each one restarts instead.
+run: export PCF_RESPAWN := $(abspath $(PY)) -m pcf.respawn --
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_token
