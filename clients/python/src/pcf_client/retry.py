@@ -46,6 +46,7 @@ class RetryEvent:
     delay: float
     status: int | None
     reason: str
+    retry_after: float | None = None
 
 
 RetryHook = Callable[[RetryEvent], None]

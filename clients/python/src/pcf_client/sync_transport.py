@@ -124,7 +124,7 @@ class SyncTransport:
         hook: RetryHook | None = None,
     ) -> None:
         delay = policy.delay(attempt, retry_after)
-        event = RetryEvent(method, path, attempt, delay, status, reason)
+        event = RetryEvent(method, path, attempt, delay, status, reason, retry_after)
         logger.warning(
             "retry %d of %s %s in %.2fs (%s)", attempt, method, path, delay, status or reason
         )
