@@ -28,6 +28,9 @@ from pcf_client.retry import RetryEvent, RetryPolicy
 
 __all__ = [
     "ApiError",
+    "AsyncJob",
+    "AsyncJobGroup",
+    "AsyncPcfClient",
     "BatchReport",
     "BatchResult",
     "BulkResult",
