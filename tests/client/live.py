@@ -111,8 +111,8 @@ def token(transactional_db: None) -> str:
 
 class Relay:
     """A TCP relay (127.0.0.1:port → target), one thread pair per connection. It keeps
-    the first bytes each client sent (the request heads, to see `Last-Event-ID`) and
-    can cut every open connection at once, as a proxy or a network fault would."""
+    what clients send (request heads: to see `Last-Event-ID`) and can cut every open
+    connection at once, as a proxy or a network fault would."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -138,13 +138,11 @@ class Relay:
             threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
 
     def _pipe(self, source: socket.socket, sink: socket.socket, record: bool) -> None:
-        first = True
         try:
             while data := source.recv(65536):
-                if record and first:
+                if record:
                     with self._lock:
                         self.requests.append(data)
-                    first = False
                 sink.sendall(data)
         except OSError:
             pass
