@@ -120,7 +120,8 @@ class PlainProgress:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(2)
-        self._line()
+        if self.state.job_id is not None:
+            self._line()  # the final counts, even if the last tick came before them
 
     def _tick(self) -> None:
         while not self._stop.wait(TICK_SECONDS):
