@@ -26,6 +26,7 @@ from pcf_client.errors import (
     ServerError,
     TransportError,
 )
+from pcf_client.jobs import _cell
 from pcf_client.models import BatchReport, BatchResult, JobRowError, JobState, ProgressEvent
 from pcf_client.sse import SseParser
 from pcf_client.watching import (
@@ -263,8 +264,8 @@ class AsyncJobGroup:
         async for error in self.errors():
             values = error.values if isinstance(error.values, str) else json.dumps(error.values)
             writer.writerow(
-                [error.row or "", error.index if error.index is not None else "", error.field or "",
-                 error.code or "", error.message, values]
+                [_cell(c) for c in (error.row or "", "" if error.index is None else error.index,
+                                    error.field or "", error.code or "", error.message, values)]
             )  # fmt: skip
         data = buffer.getvalue().encode()
         if isinstance(target, str | Path):

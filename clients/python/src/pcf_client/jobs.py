@@ -273,8 +273,8 @@ class JobGroup:
         for error in self.errors():
             values = error.values if isinstance(error.values, str) else json.dumps(error.values)
             writer.writerow(
-                [error.row or "", error.index if error.index is not None else "", error.field or "",
-                 error.code or "", error.message, values]
+                [_cell(c) for c in (error.row or "", "" if error.index is None else error.index,
+                                    error.field or "", error.code or "", error.message, values)]
             )  # fmt: skip
         data = buffer.getvalue().encode()
         if isinstance(target, str | Path):
@@ -282,3 +282,9 @@ class JobGroup:
         else:
             target.write(data)
         return len(data)
+
+
+def _cell(value: object) -> str:
+    """As the server's CSV does: a cell a spreadsheet would run as a formula gets a `'`."""
+    text = str(value)
+    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
