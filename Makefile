@@ -9,10 +9,12 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: install run test lint types pytest bench clean-data
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	# The Python client and `pcf` CLI (tests/client runs them against this server).
+	$(PY) -m pip install -q --disable-pip-version-check -c requirements.lock -e ./clients/python
 	touch $(STAMP)
 
 install: $(STAMP)
