@@ -234,7 +234,11 @@ def celery_worker(_celery_workers: Workers, transactional_db: None) -> Workers:
 
 
 @pytest.fixture
-def celery_beat(celery_worker: Workers) -> Workers:
-    """Workers plus a beat process running the sweeper every second."""
+def celery_beat(celery_worker: Workers) -> Iterator[Workers]:
+    """Workers plus a beat process running the sweeper every second. Beat stops when
+    the test ends: a sweep running while the test database is flushed (one TRUNCATE of
+    every table) could deadlock with it."""
     celery_worker.start_beat()
-    return celery_worker
+    yield celery_worker
+    if celery_worker.beat is not None:
+        celery_worker.beat.stop()
