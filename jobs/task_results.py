@@ -9,7 +9,7 @@ it describes. Failures still go through the backend (store_errors_even_if_ignore
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,10 @@ class TaskRecord:
     task_args: str
     task_kwargs: str
     worker: str
+
+    def for_task(self, task_id: str) -> TaskRecord:
+        """The same run, recorded under another task id (one chunk of a message)."""
+        return replace(self, task_id=task_id)
 
     def upsert(self, outcome: str, now: datetime) -> tuple[str, list[Any]]:
         """The statement (and its parameters) that records `outcome` as SUCCESS."""

@@ -278,6 +278,11 @@ PCF_INFRA_WAIT_SECONDS = env_int("PCF_INFRA_WAIT_SECONDS", 420)
 PCF_DISPATCH_PER_PROCESS = env_int("PCF_DISPATCH_PER_PROCESS", 2)
 PCF_DISPATCH_WINDOW = env_int("PCF_DISPATCH_WINDOW", 0)  # 0: from the workers' heartbeats
 PCF_DISPATCH_WINDOW_MIN = env_int("PCF_DISPATCH_WINDOW_MIN", 2)
+# One message applies up to this many consecutive ready chunks of a job, this many
+# units in all: each chunk keeps its own transaction, the message's cost (start,
+# refill, broker) is shared. 1,000-row chunks go 10 a message.
+PCF_DISPATCH_GROUP_CHUNKS = env_int("PCF_DISPATCH_GROUP_CHUNKS", 32)
+PCF_DISPATCH_GROUP_ROWS = env_int("PCF_DISPATCH_GROUP_ROWS", 10_000)
 # One tenant's messages in flight at most (0: no cap beyond fairness).
 PCF_TENANT_MAX_RUNNING_CHUNKS = env_int("PCF_TENANT_MAX_RUNNING_CHUNKS", 0)
 # A message nobody started this long after it was sent, and that the broker's queue

@@ -9,7 +9,10 @@ jobs (Hatchet's GROUP_ROUND_ROBIN), levelling how many messages each has in flig
 breaking ties by who was served longest ago. `PCF_TENANT_MAX_RUNNING_CHUNKS` caps one
 tenant's messages in flight. Each message is a Dispatch row written in the refill's
 transaction and published after its commit; its chunks' finishing commit deletes it,
-and the worker then refills, so the window stays full while work is left.
+and the worker then refills, so the window stays full while work is left. A message
+checks up to CHECK_BATCH chunks, or applies up to PCF_DISPATCH_GROUP_CHUNKS consecutive
+chunks of PCF_DISPATCH_GROUP_ROWS units in all (each chunk its own transaction), so the
+per-message cost is shared by thousands of rows.
 
 A 10-million-row job therefore never puts more than the window in the broker, and a
 small job of another tenant waits behind at most the window, never a backlog."""
@@ -17,6 +20,7 @@ small job of another tenant waits behind at most the window, never a backlog."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,6 +53,11 @@ def live_processes(queue: str, *, now: datetime | None = None) -> int:
     return int(total or 0)
 
 
+# Heartbeats come every PCF_WORKER_HEARTBEAT_SECONDS: reading them once per refill would
+# cost a query per message for nothing. (monotonic time, size) per queue.
+_window_cache: dict[str, tuple[float, int]] = {}
+
+
 def window_size(queue: str = QUEUE) -> int:
     """Messages the broker may hold for `queue`: PCF_DISPATCH_WINDOW when set, else
     PCF_DISPATCH_PER_PROCESS per live worker process, at least PCF_DISPATCH_WINDOW_MIN
@@ -56,8 +65,16 @@ def window_size(queue: str = QUEUE) -> int:
     fixed = int(settings.PCF_DISPATCH_WINDOW)
     if fixed > 0:
         return fixed
+    cached = _window_cache.get(queue)
+    if cached is not None and time.monotonic() - cached[0] < _WINDOW_CACHE_SECONDS:
+        return cached[1]
     per_process = int(settings.PCF_DISPATCH_PER_PROCESS)
-    return max(int(settings.PCF_DISPATCH_WINDOW_MIN), live_processes(queue) * per_process)
+    size = max(int(settings.PCF_DISPATCH_WINDOW_MIN), live_processes(queue) * per_process)
+    _window_cache[queue] = (time.monotonic(), size)
+    return size
+
+
+_WINDOW_CACHE_SECONDS = 2.0
 
 
 @dataclass
@@ -71,13 +88,24 @@ class _JobWork:
     kind: str
     chunk_ids: list[int]
     seqs: list[int]
+    rows: list[int]
     in_flight: int = 0
 
-    def take(self) -> tuple[list[int], int]:
-        """The next unit: one chunk to apply, or up to CHECK_BATCH chunks to check."""
-        size = CHECK_BATCH if self.kind == DispatchKind.CHECK else 1
+    def take(self, *, max_chunks: int, max_rows: int) -> tuple[list[int], int]:
+        """The next unit: up to CHECK_BATCH chunks to check, or consecutive chunks to
+        apply, up to `max_chunks` of them and `max_rows` units (at least one chunk)."""
+        if self.kind == DispatchKind.CHECK:
+            size = CHECK_BATCH
+        else:
+            size, total = 0, 0
+            while size < min(max_chunks, len(self.rows)):
+                if size and total + self.rows[size] > max_rows:
+                    break
+                total += self.rows[size]
+                size += 1
         ids, self.chunk_ids = self.chunk_ids[:size], self.chunk_ids[size:]
-        first, self.seqs = self.seqs[0], self.seqs[size:]
+        first = self.seqs[0]
+        self.seqs, self.rows = self.seqs[size:], self.rows[size:]
         return ids, first
 
 
@@ -98,64 +126,68 @@ class Planned:
     task_id: str
 
 
-# Every active job with ready work, and up to %(apply)s chunks to apply or %(check)s to
-# check (its next ones by seq): one row per job and kind. The partial indexes
+# One statement: the window's occupancy, and every active job with ready work with its
+# next ready chunks by seq (as many as the free slots could take) and its and its
+# tenant's messages in flight: one row per job and kind. The partial indexes
 # chunk_ready_apply / chunk_ready_check make each lookup a short index scan.
 _READY_SQL = """
-SELECT j.id, j.tenant_id, j.created_at, j.last_dispatched_at, w.kind, w.ids, w.seqs
+WITH flight AS (
+    SELECT tenant_id, job_id, count(*) AS n FROM jobs_dispatch
+    WHERE queue = %(queue)s GROUP BY tenant_id, job_id
+), per_tenant AS (
+    SELECT tenant_id, sum(n) AS n FROM flight GROUP BY tenant_id
+), free AS (
+    SELECT greatest(0, %(window)s - coalesce(sum(n), 0))::int AS slots FROM flight
+)
+SELECT (SELECT slots FROM free), j.id, j.tenant_id, j.created_at, j.last_dispatched_at,
+       coalesce(fj.n, 0), coalesce(ft.n, 0), w.kind, w.ids, w.seqs, w.rows
 FROM jobs_job j
 CROSS JOIN LATERAL (
-    SELECT 'check' AS kind, array_agg(id ORDER BY seq) AS ids, array_agg(seq ORDER BY seq) AS seqs
-    FROM (SELECT c.id, c.seq FROM jobs_chunk c
+    SELECT 'check' AS kind, array_agg(id ORDER BY seq) AS ids,
+           array_agg(seq ORDER BY seq) AS seqs, array_agg(row_count ORDER BY seq) AS rows
+    FROM (SELECT c.id, c.seq, c.row_count FROM jobs_chunk c
           WHERE c.job_id = j.id AND c.status = 'pending' AND c.dispatch_id IS NULL
             AND NOT c.checked
-          ORDER BY c.seq LIMIT %(check)s) AS unchecked
+          ORDER BY c.seq LIMIT (SELECT slots FROM free) * %(check)s) AS unchecked
     UNION ALL
-    SELECT 'apply', array_agg(id ORDER BY seq), array_agg(seq ORDER BY seq)
-    FROM (SELECT c.id, c.seq FROM jobs_chunk c
+    SELECT 'apply', array_agg(id ORDER BY seq), array_agg(seq ORDER BY seq),
+           array_agg(row_count ORDER BY seq)
+    FROM (SELECT c.id, c.seq, c.row_count FROM jobs_chunk c
           WHERE j.sealed AND j.chunks_unchecked = 0 AND j.check_failed = 0
             AND c.job_id = j.id AND c.status = 'pending' AND c.dispatch_id IS NULL
             AND c.checked
-          ORDER BY c.seq LIMIT %(apply)s) AS checked
+          ORDER BY c.seq LIMIT (SELECT slots FROM free) * %(apply)s) AS checked
 ) AS w
+LEFT JOIN flight fj ON fj.job_id = j.id
+LEFT JOIN per_tenant ft ON ft.tenant_id = j.tenant_id
 WHERE j.status IN ('queued', 'processing') AND w.ids IS NOT NULL
 """
 
 
-def _in_flight(queue: str) -> tuple[int, dict[int, int], dict[str, int]]:
-    """Messages in flight on `queue`: in all, per tenant, per job."""
+def _ready_work(queue: str, window: int) -> tuple[int, list[_JobWork], dict[int, int]]:
+    """(free slots, each job's ready work, messages in flight per tenant)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT tenant_id, job_id, count(*) FROM jobs_dispatch WHERE queue = %s"
-            " GROUP BY tenant_id, job_id",
-            [queue],
+            _READY_SQL,
+            {
+                "queue": queue,
+                "window": window,
+                "check": CHECK_BATCH,
+                "apply": int(settings.PCF_DISPATCH_GROUP_CHUNKS),
+            },
         )
         rows = cursor.fetchall()
+    if not rows:
+        return 0, [], {}
     per_tenant: dict[int, int] = {}
-    per_job: dict[str, int] = {}
-    for tenant_id, job_id, count in rows:
-        per_tenant[tenant_id] = per_tenant.get(tenant_id, 0) + count
-        per_job[job_id] = count
-    return sum(per_job.values()), per_tenant, per_job
-
-
-def _ready_work(free: int, per_job: dict[str, int]) -> list[_JobWork]:
-    with connection.cursor() as cursor:
-        cursor.execute(_READY_SQL, {"apply": free, "check": free * CHECK_BATCH})
-        rows = cursor.fetchall()
-    return [
-        _JobWork(
-            job_id=job_id,
-            tenant_id=tenant_id,
-            created_at=created_at,
-            last_served=last_served,
-            kind=kind,
-            chunk_ids=list(ids),
-            seqs=list(seqs),
-            in_flight=per_job.get(job_id, 0),
+    work = []
+    for _, job_id, tenant_id, created, served, job_n, tenant_n, kind, ids, seqs, sizes in rows:
+        per_tenant[tenant_id] = int(tenant_n)
+        chunks = (list(ids), list(seqs), list(sizes))
+        work.append(
+            _JobWork(job_id, tenant_id, created, served, kind, *chunks, in_flight=int(job_n))
         )
-        for job_id, tenant_id, created_at, last_served, kind, ids, seqs in rows
-    ]
+    return int(rows[0][0]), work, per_tenant
 
 
 def _never(value: datetime | None) -> datetime:
@@ -164,12 +196,20 @@ def _never(value: datetime | None) -> datetime:
 
 
 def choose(
-    work: Sequence[_JobWork], per_tenant: dict[int, int], free: int, *, cap: int, now: datetime
+    work: Sequence[_JobWork],
+    per_tenant: dict[int, int],
+    free: int,
+    *,
+    cap: int,
+    now: datetime,
+    max_chunks: int = 1,
+    max_rows: int = 0,
 ) -> list[Planned]:
     """Give `free` slots to `work`, one at a time: to the tenant with the fewest
     messages in flight (ties: served longest ago), then to that tenant's job with the
     fewest in flight (ties: served longest ago, then oldest). `cap` > 0 bounds one
-    tenant's messages in flight."""
+    tenant's messages in flight. A message applies up to `max_chunks` consecutive chunks
+    of `max_rows` units in all (see _JobWork.take)."""
     tenants: dict[int, _Tenant] = {}
     for job in work:
         tenant = tenants.setdefault(
@@ -193,7 +233,7 @@ def choose(
             (j for j in tenant.jobs if j.chunk_ids),
             key=lambda j: (j.in_flight, _never(j.last_served), j.created_at, j.job_id),
         )
-        ids, first_seq = job.take()
+        ids, first_seq = job.take(max_chunks=max_chunks, max_rows=max_rows)
         kind_word = "check" if job.kind == DispatchKind.CHECK else "chunk"
         planned.append(
             Planned(
@@ -210,40 +250,53 @@ def choose(
     return planned
 
 
+# The messages' rows, their chunks' marks and the jobs' round-robin memory in one
+# statement: a data-modifying WITH.
+_RECORD_SQL = """
+WITH planned AS (
+    SELECT * FROM unnest(%(jobs)s::text[], %(tenants)s::bigint[], %(kinds)s::text[],
+                         %(tasks)s::text[]) AS p(job_id, tenant_id, kind, task_id)
+), made AS (
+    INSERT INTO jobs_dispatch (job_id, tenant_id, kind, queue, task_id, sent_at, sends,
+                               created_at)
+    SELECT job_id, tenant_id, kind, %(queue)s, task_id, %(now)s, 1, %(now)s FROM planned
+    RETURNING id, task_id
+), marked AS (
+    UPDATE jobs_chunk c SET dispatch_id = made.id
+    FROM unnest(%(chunks)s::bigint[], %(chunk_tasks)s::text[]) AS m(chunk_id, task_id)
+    JOIN made ON made.task_id = m.task_id
+    WHERE c.id = m.chunk_id AND c.status = 'pending' AND c.dispatch_id IS NULL
+), served AS (
+    UPDATE jobs_job SET last_dispatched_at = %(now)s
+    WHERE id IN (SELECT job_id FROM planned)
+)
+SELECT id, task_id FROM made
+"""
+
+
 def _record(planned: list[Planned], queue: str, now: datetime) -> list[broker.Message]:
     """Write the Dispatch rows and mark their chunks; return the messages to publish."""
-    rows = Dispatch.objects.bulk_create(
-        [
-            Dispatch(
-                job_id=p.job_id,
-                tenant_id=p.tenant_id,
-                kind=p.kind,
-                queue=queue,
-                task_id=p.task_id,
-                sent_at=now,
-            )
-            for p in planned
-        ]
-    )
     chunk_ids: list[int] = []
-    dispatch_ids: list[int] = []
-    for plan, row in zip(planned, rows, strict=True):
+    chunk_tasks: list[str] = []
+    for plan in planned:
         chunk_ids.extend(plan.chunk_ids)
-        dispatch_ids.extend([row.pk] * len(plan.chunk_ids))
-    served = sorted({p.job_id for p in planned})
+        chunk_tasks.extend([plan.task_id] * len(plan.chunk_ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            UPDATE jobs_chunk c SET dispatch_id = m.dispatch_id
-            FROM unnest(%s::bigint[], %s::bigint[]) AS m(chunk_id, dispatch_id)
-            WHERE c.id = m.chunk_id AND c.status = 'pending' AND c.dispatch_id IS NULL
-            """,
-            [chunk_ids, dispatch_ids],
+            _RECORD_SQL,
+            {
+                "jobs": [p.job_id for p in planned],
+                "tenants": [p.tenant_id for p in planned],
+                "kinds": [p.kind for p in planned],
+                "tasks": [p.task_id for p in planned],
+                "queue": queue,
+                "now": now,
+                "chunks": chunk_ids,
+                "chunk_tasks": chunk_tasks,
+            },
         )
-        cursor.execute(
-            "UPDATE jobs_job SET last_dispatched_at = %s WHERE id = ANY(%s)", [now, served]
-        )
-    return [broker.Message(TASK, (row.pk,), row.task_id, queue) for row in rows]
+        made = cursor.fetchall()
+    return [broker.Message(TASK, (pk,), task_id, queue) for pk, task_id in made]
 
 
 def refill(queue: str = QUEUE) -> int:
@@ -251,16 +304,22 @@ def refill(queue: str = QUEUE) -> int:
     its own (one refill at a time: an advisory lock), and publish the messages after it
     commits. Returns how many were planned. A broker that refuses them loses nothing:
     their Dispatch rows stay, unstarted, and the sweeper sends them again."""
+    window = window_size(queue)
     with transaction.atomic():
         locks.hold_for_transaction(locks.DISPATCHER)
-        occupied, per_tenant, per_job = _in_flight(queue)
-        free = window_size(queue) - occupied
-        if free <= 0:
+        free, work, per_tenant = _ready_work(queue, window)
+        if free <= 0 or not work:
             return 0
         now = timezone.now()
-        work = _ready_work(free, per_job)
-        cap = int(settings.PCF_TENANT_MAX_RUNNING_CHUNKS)
-        planned = choose(work, per_tenant, free, cap=cap, now=now)
+        planned = choose(
+            work,
+            per_tenant,
+            free,
+            cap=int(settings.PCF_TENANT_MAX_RUNNING_CHUNKS),
+            now=now,
+            max_chunks=int(settings.PCF_DISPATCH_GROUP_CHUNKS),
+            max_rows=int(settings.PCF_DISPATCH_GROUP_ROWS),
+        )
         if not planned:
             return 0
         messages = _record(planned, queue, now)

@@ -86,6 +86,7 @@ def record_failure(chunk_id: int, message: str, record: TaskRecord | None = None
         if not claimed:
             return record_skip(record, "skipped: not pending, or running elsewhere")
         chunk = claimed[0]
+        record = record.for_task(chunk.task_id) if record is not None else None
         if chunk.job.status not in ACTIVE_STATUSES:
             ledger.drop_chunk(chunk)
             return record_skip(record, f"skipped: job {chunk.job.status}")
@@ -100,6 +101,8 @@ def _apply(chunk_id: int, record: TaskRecord | None) -> str:
             return record_skip(record, "skipped: not pending, or running elsewhere")
         chunk = claimed[0]
         job = chunk.job
+        # A message may carry several chunks: each records its outcome under its own id.
+        record = record.for_task(chunk.task_id) if record is not None else None
         if job.status not in ACTIVE_STATUSES:
             ledger.drop_chunk(chunk)
             return record_skip(record, f"skipped: job {job.status}")

@@ -40,6 +40,7 @@ def _planned(job: Job) -> list[str]:
 @pytest.fixture(autouse=True)
 def _wide_window(settings):
     settings.PCF_DISPATCH_WINDOW = 100
+    settings.PCF_DISPATCH_GROUP_CHUNKS = 1  # a message per chunk: countable
 
 
 def _check_all(job: Job) -> None:

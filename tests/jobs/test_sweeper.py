@@ -29,6 +29,7 @@ def _broker_redis():  # the broker's own Redis client, as kombu reaches it
 @pytest.fixture(autouse=True)
 def _clean_broker(settings) -> Iterator[None]:
     settings.PCF_DISPATCH_WINDOW = 3
+    settings.PCF_DISPATCH_GROUP_CHUNKS = 1  # a message per chunk: countable
     settings.PCF_DISPATCH_START_TIMEOUT_SECONDS = 5
     settings.PCF_DISPATCH_STALL_SECONDS = 5
     _purge_broker()

@@ -17,6 +17,12 @@ from tests.jobs.helpers import make_job
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _one_chunk_a_message(settings) -> None:
+    settings.PCF_DISPATCH_GROUP_CHUNKS = 1  # messages and chunks count alike here
+    dispatch._window_cache.clear()
+
+
 def _rows(n: int, prefix: str) -> list[dict[str, Any]]:
     return [{"names": [f"{prefix}-{i}"]} for i in range(n)]
 
@@ -73,7 +79,9 @@ def test_the_window_follows_the_live_workers(settings) -> None:
         Worker.objects.create(
             hostname=host, queues=queues, concurrency=concurrency, started_at=seen, seen_at=seen
         )
-    # then the window is two messages per live chunk process
+    # then the window is two messages per live chunk process (read again once its
+    # short cache is stale)
+    dispatch._window_cache.clear()
     assert dispatch.window_size() == 10
     # and a fixed size wins when set
     settings.PCF_DISPATCH_WINDOW = 3
@@ -149,7 +157,8 @@ def test_choose_levels_in_flight_then_serves_the_longest_waiting() -> None:
     now = timezone.now()
 
     def work(job: str, tenant: int, served: Any) -> _JobWork:
-        return _JobWork(job, tenant, now, served, "apply", list(range(10)), list(range(10)))
+        ids = list(range(10))
+        return _JobWork(job, tenant, now, served, "apply", ids, ids, [1] * 10)
 
     plans = choose(
         [
@@ -209,3 +218,35 @@ def test_a_cancelled_chunk_keeps_no_payload_and_a_failed_one_keeps_it(tenant) ->
         "cancelled"
     }
     assert not Chunk.objects.filter(job=cancelled, payload__isnull=False).exists()
+
+
+def test_a_message_applies_consecutive_chunks_up_to_its_row_budget(tenant, settings) -> None:
+    # given messages of up to 4 chunks and 10 rows, and chunks of 3 rows (the last of 1)
+    settings.PCF_DISPATCH_WINDOW = 2
+    settings.PCF_DISPATCH_GROUP_CHUNKS = 4
+    settings.PCF_DISPATCH_GROUP_ROWS = 10
+    job = make_job(tenant.client_model, [{"rows": 3}] * 6 + [{"rows": 1}], handler="test.noop")
+    # when the window fills
+    dispatch.refill()
+    # then each message holds consecutive chunks within the budget: 3+3+3, then 3+3+1
+    groups = [
+        list(m.chunks.order_by("seq").values_list("seq", flat=True))
+        for m in Dispatch.objects.filter(job=job).order_by("pk")
+    ]
+    assert groups == [[0, 1, 2], [3, 4, 5, 6]]
+    # and running one applies each of its chunks in its own transaction, then frees it
+    first = Dispatch.objects.filter(job=job).order_by("pk").first()
+    assert first is not None
+    assert execution.run_dispatch(first.pk).count("done: 3 ok") == 3
+    assert not Dispatch.objects.filter(pk=first.pk).exists()
+    assert Chunk.objects.filter(job=job, status="done").count() == 3
+
+
+def test_a_chunk_bigger_than_the_budget_still_goes_alone(tenant, settings) -> None:
+    settings.PCF_DISPATCH_WINDOW = 1
+    settings.PCF_DISPATCH_GROUP_CHUNKS = 8
+    settings.PCF_DISPATCH_GROUP_ROWS = 10
+    job = make_job(tenant.client_model, [{"rows": 50}, {"rows": 1}], handler="test.noop")
+    dispatch.refill()
+    (message,) = Dispatch.objects.filter(job=job)
+    assert list(message.chunks.values_list("seq", flat=True)) == [0]
