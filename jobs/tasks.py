@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.signals import task_prerun
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 
 from jobs.engine import execution, heartbeat, infra, outbox, retention, sweeper
 from jobs.task_results import record_of
@@ -39,7 +39,12 @@ def _commit_mode(sender: Any = None, **_: Any) -> None:
     # jobs.engine.execution for why that is safe, and jobs.engine.ledger for the
     # commits that do flush); every other task on this worker gets the server's
     # default. By name: the sender is the registered Task, not shared_task's proxy.
-    session_commits_without_flush(getattr(sender, "name", None) == run_dispatch.name)
+    try:
+        session_commits_without_flush(getattr(sender, "name", None) == run_dispatch.name)
+    except (OperationalError, InterfaceError):
+        # The database is away: the task itself waits for it (infra.ride_out), and a new
+        # session starts with the default; raising here would fail the task untried.
+        infra.drop_connections()
 
 
 def _paused(what: str) -> str:

@@ -70,3 +70,20 @@ def test_chunks_on_a_real_worker_commit_without_waiting_for_the_flush(tenant, ce
     assert job.status == "completed"
     seen = {c.result["meta"]["synchronous_commit"] for c in Chunk.objects.filter(job=job)}
     assert seen == {"off"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_database_does_not_fail_the_task_before_it_starts(monkeypatch):
+    # given a worker whose database is away (a real refused connection)
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict, "HOST", "127.0.0.1")
+    monkeypatch.setitem(connection.settings_dict, "PORT", str(port))
+    # when a window message is about to run, then the hook lets it run (it rides out
+    # the outage itself) instead of raising outside the task body
+    task_prerun.send(sender=run_chunk, task_id="t1", task=run_chunk)
+    assert connection.connection is None
