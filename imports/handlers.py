@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
 
 from imports.apply import Pending, apply_rows
@@ -25,10 +26,15 @@ from jobs.handlers import (
     RowError,
     register_check_handler,
     register_chunk_handler,
+    register_settled_hook,
 )
 from jobs.models import Chunk, Job
 from pcf.exceptions import ValidationError
-from resources.bulk_write import RowValues, resources_copy_verbatim
+from resources.bulk_write import (
+    RowValues,
+    resources_copy_verbatim,
+    resources_refresh_statistics,
+)
 from resources.schemas import ResourceCreate, parse_create
 
 
@@ -229,3 +235,12 @@ def import_bulk_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
         upsert_key=options.get("upsert_key", "name"),
         dry_run=False,
     )
+
+
+@register_settled_hook("csv_import")
+@register_settled_hook("bulk_import")
+def refresh_statistics(job: Job) -> None:
+    """A large import refreshes the planner's statistics at once: a tenant's list pages
+    are planned for its new size, not the one autovacuum last saw."""
+    if job.successful >= int(settings.PCF_ANALYZE_AFTER_ROWS) and not job.options.get("dry_run"):
+        resources_refresh_statistics()

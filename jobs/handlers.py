@@ -143,3 +143,25 @@ def check_verdict(name: str, invalid: int, total: int) -> str:
         return _VERDICTS[name](invalid, total)
     units = wording_of(name).units
     return f"Check failed: {invalid} of {total} {units} are invalid; nothing was written"
+
+
+SettledHook = Callable[["Job"], None]
+
+_SETTLED_HOOKS: dict[str, SettledHook] = {}
+
+
+def register_settled_hook(job_type: str) -> Callable[[SettledHook], SettledHook]:
+    """Decorator: call `hook(job)` once a job of `job_type` has settled (its final
+    counts are committed), outside any transaction, in the process that settled it.
+    For follow-up work that must not fail the job (e.g. refreshing planner
+    statistics after a large import); its exceptions are logged."""
+
+    def decorate(hook: SettledHook) -> SettledHook:
+        _SETTLED_HOOKS[job_type] = hook
+        return hook
+
+    return decorate
+
+
+def settled_hook(name: str) -> SettledHook | None:
+    return _SETTLED_HOOKS.get(name)

@@ -220,6 +220,8 @@ PCF_BULK_CHUNK_ROWS = env_int("PCF_BULK_CHUNK_ROWS", 1000)  # rows per bulk job 
 PCF_IMPORT_CHUNK_SIZE_DEFAULT = 1000
 PCF_IMPORT_CHUNK_SIZE_MAX = 10_000
 PCF_IMPORT_MAX_BYTES = env_int("PCF_IMPORT_MAX_BYTES", 2 * 1024**3)
+# An import that wrote at least this many rows runs ANALYZE on resources when it ends.
+PCF_ANALYZE_AFTER_ROWS = env_int("PCF_ANALYZE_AFTER_ROWS", 50_000)
 # A full batch (1,000 creates with 64 KiB metadata each) is ~64 MB of JSON.
 PCF_MAX_JSON_BODY_BYTES = env_int("PCF_MAX_JSON_BODY_BYTES", 100 * 1024**2)
 PCF_MAX_DECOMPRESSED_BYTES = env_int("PCF_MAX_DECOMPRESSED_BYTES", 100 * 1024**2)

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from jobs import progress
 from jobs.engine import outbox
-from jobs.handlers import ChunkOutcome, RowError, wording_of
+from jobs.handlers import ChunkOutcome, RowError, settled_hook, wording_of
 from jobs.models import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,
@@ -257,9 +257,20 @@ def settle(job_id: str) -> bool:
     job = Job.objects.select_related("tenant").get(pk=job_id)
     message = outbox.enqueue(job)
     transaction.on_commit(lambda: progress.publish(job))
+    transaction.on_commit(lambda: _after_settled(job))
     if message is not None:
         transaction.on_commit(lambda: outbox.send_now([message.pk]))
     return True
+
+
+def _after_settled(job: Job) -> None:
+    hook = settled_hook(job.handler_name) or settled_hook(job.type)
+    if hook is None:
+        return
+    try:
+        hook(job)
+    except Exception:  # follow-up work never fails a settled job
+        logger.exception("after-settle hook of %s failed", job.id)
 
 
 def stop_pending_chunks(job_id: str) -> None:
