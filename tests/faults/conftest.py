@@ -7,6 +7,8 @@ that each test's PostgreSQL is copied from."""
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -24,12 +26,22 @@ def _migrated_cluster() -> Iterator[Path]:
         yield data
 
 
+def _log_root(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    # pytest keeps the last three runs' tmp_path, shared by every user of the machine;
+    # PCF_FAULTS_LOG_DIR keeps the logs where CI (or a person) can collect them.
+    chosen = os.environ.get("PCF_FAULTS_LOG_DIR")
+    return Path(chosen) / request.node.name if chosen else tmp_path
+
+
 @pytest.fixture
-def start_stack(_migrated_cluster: Path, tmp_path: Path) -> Iterator[StartStack]:
+def start_stack(
+    _migrated_cluster: Path, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[StartStack]:
     """Start an owned stack: `start_stack(env={...}, tenants=["tenant-a"])`; tokens are
     in `stack.tokens`. Everything it started is stopped and deleted after the test; the
-    process logs stay in the test's tmp_path (pytest keeps the last runs) for reading
+    process logs stay in the test's tmp_path, or under PCF_FAULTS_LOG_DIR, for reading
     after a failure."""
+    log_root = _log_root(request, tmp_path)
     with contextlib.ExitStack() as stacks:
         count = 0
 
@@ -41,8 +53,9 @@ def start_stack(_migrated_cluster: Path, tmp_path: Path) -> Iterator[StartStack]
         ) -> Stack:
             nonlocal count
             count += 1
-            logs = tmp_path / f"stack-{count}"
-            logs.mkdir()
+            logs = log_root / f"stack-{count}"
+            shutil.rmtree(logs, ignore_errors=True)  # a rerun's: counts read the logs
+            logs.mkdir(parents=True)
             stack = owned_stack(
                 env=env,
                 chunk_concurrency=chunk_concurrency,
