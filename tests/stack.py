@@ -47,7 +47,7 @@ T = TypeVar("T")
 
 FINISHED = ("completed", "failed", "cancelled")
 # The chunk task as the worker log names it ("Task <name>[<id>] received").
-CHUNK_TASK = "jobs.tasks.run_chunk"
+CHUNK_TASK = "jobs.tasks.run_dispatch"
 # Column names of the CSVs written here, and the import mapping that reads them.
 CSV_HEADER = "Name,Type,Status\n"
 CSV_MAPPING = {"name": "Name", "type": "Type", "status": "Status"}

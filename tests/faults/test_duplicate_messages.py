@@ -19,10 +19,15 @@ ROWS = 60_000
 CHUNK_SIZE = 100
 CHUNKS = ROWS // CHUNK_SIZE
 TIMEOUT_SECONDS = 3
-# Today's sweeper re-sends chunks pending for PCF_CHUNK_STALE_SECONDS; the v2 engine
-# re-sends window messages not started within PCF_DISPATCH_START_TIMEOUT_SECONDS (3 s
-# in every stack). Both at 3 s here.
-STALE_ENV = {"PCF_CHUNK_STALE_SECONDS": str(TIMEOUT_SECONDS)}
+# The sweeper re-sends window messages nobody started within
+# PCF_DISPATCH_START_TIMEOUT_SECONDS and started ones no worker holds after
+# PCF_DISPATCH_STALL_SECONDS (3 s in every stack). One chunk a message, so that every
+# chunk's message is counted.
+STALE_ENV = {
+    "PCF_DISPATCH_START_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
+    "PCF_DISPATCH_STALL_SECONDS": str(TIMEOUT_SECONDS),
+    "PCF_DISPATCH_GROUP_CHUNKS": "1",
+}
 
 
 def test_long_backlog_gets_no_duplicate_chunk_messages(
