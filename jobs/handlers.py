@@ -48,6 +48,11 @@ class ChunkOutcome:
 
 
 ChunkHandler = Callable[["Job", "Chunk"], ChunkOutcome]
+# Applies consecutive chunks of one job at once (e.g. one COPY for all of them), inside
+# their shared transaction; returns one outcome per chunk, or None when they cannot go
+# together (the engine then applies them one by one). It must write nothing when it
+# returns None; when it raises, the engine rolls everything back and goes one by one.
+GroupHandler = Callable[["Job", "list[Chunk]"], "list[ChunkOutcome] | None"]
 
 
 @dataclass(frozen=True)
@@ -63,21 +68,31 @@ class Wording:
 
 
 _HANDLERS: dict[str, ChunkHandler] = {}
+_GROUP_HANDLERS: dict[str, GroupHandler] = {}
 _WORDING: dict[str, Wording] = {}
 
 
 def register_chunk_handler(
-    job_type: str, *, wording: Wording | None = None
+    job_type: str, *, wording: Wording | None = None, group: GroupHandler | None = None
 ) -> Callable[[ChunkHandler], ChunkHandler]:
     """Decorator: run `handler` for the chunks of jobs of `job_type` (or of a job whose
-    `handler` names it). Register from an AppConfig.ready() so workers see it too."""
+    `handler` names it). Register from an AppConfig.ready() so workers see it too.
+    `group`, optional, applies several chunks of a window message at once: each chunk
+    keeps its all-or-nothing effect (they commit together), its done mark, its errors
+    and its progress."""
 
     def decorate(handler: ChunkHandler) -> ChunkHandler:
         _HANDLERS[job_type] = handler
         _WORDING[job_type] = wording or Wording()
+        if group is not None:
+            _GROUP_HANDLERS[job_type] = group
         return handler
 
     return decorate
+
+
+def get_group_handler(name: str) -> GroupHandler | None:
+    return _GROUP_HANDLERS.get(name)
 
 
 def get_chunk_handler(name: str) -> ChunkHandler | None:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.conf import settings
 from django.db import transaction
 
 from jobs.engine import checks, claims, dispatch, infra, ledger
-from jobs.handlers import ChunkOutcome, get_chunk_handler
+from jobs.handlers import ChunkOutcome, get_chunk_handler, get_group_handler
 from jobs.models import ACTIVE_STATUSES, Chunk, DispatchKind, JobStatus
 from jobs.task_results import TaskRecord, record_skip
 from pcf.db import commit_durably
@@ -50,6 +50,10 @@ def _run_started(dispatch_id: int, first: bool, record: TaskRecord | None) -> st
             return record_skip(record, "skipped: no chunk of it is pending")
         if started.kind == DispatchKind.CHECK:
             return checks.chunks_check(chunk_ids=started.chunk_ids, record=record)
+        if len(started.chunk_ids) > 1:
+            together = group_run(chunk_ids=started.chunk_ids, record=record)
+            if together is not None:
+                return together
         return "; ".join(chunk_run(chunk_id=c, record=record) for c in started.chunk_ids)
     finally:
         claims.release(dispatch_id)
@@ -76,6 +80,54 @@ def chunk_run(*, chunk_id: int, record: TaskRecord | None = None) -> str:
             logger.exception("chunk %s failed; reference %s", chunk_id, reference)
             return record_failure(chunk_id, f"internal error (reference {reference})", record)
     raise AssertionError("unreachable")  # pragma: no cover - the loop always returns
+
+
+def group_run(*, chunk_ids: Sequence[int], record: TaskRecord | None = None) -> str | None:
+    """Apply a message's chunks together, with the job kind's group handler, in one
+    transaction; None (nothing written) when there is none, when the chunks are not all
+    pending and ready, or when the handler declines or raises: the caller then applies
+    them one by one, with their own retries and failures. Infrastructure failures
+    propagate."""
+    try:
+        with transaction.atomic():
+            chunks = claims.claim(chunk_ids)
+            if len(chunks) != len(chunk_ids):
+                raise _NotTogether
+            job = chunks[0].job
+            handler = get_group_handler(job.handler_name)
+            ready = job.sealed and not job.chunks_unchecked and not job.check_failed
+            poison = any(c.attempts > int(settings.PCF_CHUNK_MAX_ATTEMPTS) for c in chunks)
+            if handler is None or job.status not in ACTIVE_STATUSES or not ready or poison:
+                raise _NotTogether
+            started = time.monotonic()
+            outcomes = handler(job, chunks)
+            if outcomes is None or len(outcomes) != len(chunks):
+                raise _NotTogether
+            for chunk, outcome in zip(chunks, outcomes, strict=True):
+                ledger.check_outcome(chunk, outcome)
+                ledger.insert_errors(job_id=job.id, chunk_id=chunk.pk, errors=outcome.errors)
+            duration_ms = int((time.monotonic() - started) * 1000)
+            counters = ledger.complete_chunks(chunks, outcomes, duration_ms, record)
+            fail_job = next((o.fail_job for o in outcomes if o.fail_job), None)
+            if fail_job or counters.all_chunks_finished:
+                commit_durably()  # as in _apply: the finishing commit flushes
+            if fail_job:
+                ledger.finish(job.id, JobStatus.FAILED, fail_job)
+            elif counters.all_chunks_finished:
+                ledger.finish_if_complete(job.id)
+    except _NotTogether:
+        return None
+    except Exception as exc:
+        if infra.is_infrastructure_error(exc):
+            raise
+        logger.info("chunks %s could not go together (%r); one by one", list(chunk_ids), exc)
+        return None
+    done = sum(o.successful for o in outcomes)
+    return f"done together: {len(chunks)} chunks, {done} ok"
+
+
+class _NotTogether(Exception):
+    """The chunks go one by one (rolls the shared transaction back)."""
 
 
 def record_failure(chunk_id: int, message: str, record: TaskRecord | None = None) -> str:

@@ -67,7 +67,7 @@ _COUNT_SQL = """
 UPDATE jobs_job SET
     processed = processed + %s, successful = successful + %s,
     failed = failed + %s, skipped = skipped + %s,
-    chunks_finished = chunks_finished + 1,
+    chunks_finished = chunks_finished + %s,
     status = CASE WHEN status = 'queued' THEN 'processing' ELSE status END,
     started_at = COALESCE(started_at, %s), updated_at = %s
 WHERE id = %s
@@ -82,12 +82,14 @@ def count_chunk(
     failed: int,
     skipped: int = 0,
     *,
+    chunks: int = 1,
     also: Sequence[tuple[str, list[Any]]] = (),
 ) -> Counters:
-    """Add a finished chunk to the job's counters (locks the job row until commit) and
-    announce the new counts once committed; one round trip, which also runs the
-    data-modifying statements `also` (as WITH queries). A chunk that commits after its
-    job was cancelled or failed is counted too, and may settle the job."""
+    """Add finished chunks (one, or `chunks` applied together) to the job's counters
+    (locks the job row until commit) and announce the new counts once committed; one
+    round trip, which also runs the data-modifying statements `also` (as WITH queries).
+    A chunk that commits after its job was cancelled or failed is counted too, and may
+    settle the job."""
     now = timezone.now()
     prelude = ", ".join(f"also_{i} AS ({sql})" for i, (sql, _) in enumerate(also))
     params = [p for _, statement_params in also for p in statement_params]
@@ -95,7 +97,11 @@ def count_chunk(
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
-            [*params, successful + failed + skipped, successful, failed, skipped, now, now, job_id],
+            [
+                *params,
+                *(successful + failed + skipped, successful, failed, skipped, chunks),
+                *(now, now, job_id),
+            ],
         )
         counters = Counters(*cursor.fetchone())
     if counters.status in ACTIVE_STATUSES:
@@ -150,6 +156,61 @@ def complete_chunk(
     if record is not None:
         also.append(record.upsert(message, now))
     return count_chunk(chunk.job_id, outcome.successful, outcome.failed, outcome.skipped, also=also)
+
+
+_CHUNKS_DONE_SQL = """
+UPDATE jobs_chunk c SET status = 'done', successful = d.successful, failed = d.failed,
+    skipped = d.skipped, result = d.result, finished_at = %s, duration_ms = %s,
+    payload = NULL, payload_text = NULL, dispatch_id = NULL
+FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::int[], %s::jsonb[])
+    AS d(id, successful, failed, skipped, result)
+WHERE c.id = d.id
+"""
+
+
+def complete_chunks(
+    chunks: Sequence[Chunk],
+    outcomes: Sequence[ChunkOutcome],
+    duration_ms: int,
+    record: TaskRecord | None,
+) -> Counters:
+    """complete_chunk for chunks applied together in one transaction (one handler call
+    for a whole window message): every done mark, the counters and the task results in
+    one statement."""
+    now = timezone.now()
+    results = [
+        None
+        if o.results is None and o.meta is None
+        else json.dumps({"results": o.results or [], "meta": o.meta or {}})
+        for o in outcomes
+    ]
+    done = [
+        now,
+        duration_ms,
+        [c.pk for c in chunks],
+        [o.successful for o in outcomes],
+        [o.failed for o in outcomes],
+        [o.skipped for o in outcomes],
+        results,
+    ]
+    also = [(_CHUNKS_DONE_SQL, done)]
+    dispatch_ids = {c.dispatch_id for c in chunks if c.dispatch_id is not None}
+    for dispatch_id in dispatch_ids:
+        also += dispatch_done(dispatch_id, [c.pk for c in chunks])
+    if record is not None:
+        for chunk, outcome in zip(chunks, outcomes, strict=True):
+            message = (
+                f"done: {outcome.successful} ok, {outcome.failed} failed, {outcome.skipped} skipped"
+            )
+            also.append(record.for_task(chunk.task_id).upsert(message, now))
+    return count_chunk(
+        chunks[0].job_id,
+        sum(o.successful for o in outcomes),
+        sum(o.failed for o in outcomes),
+        sum(o.skipped for o in outcomes),
+        chunks=len(chunks),
+        also=also,
+    )
 
 
 def check_outcome(chunk: Chunk, outcome: ChunkOutcome) -> None:

@@ -61,6 +61,34 @@ def runs_key(job_id: str, seq: int) -> str:
     return f"pcf:test:chunk-runs:{job_id}:{seq}"
 
 
+def _rows_together(job: Job, chunks: list[Chunk]) -> list[ChunkOutcome] | None:
+    """test.grouped's group handler: every chunk's names in one insert. Declines when a
+    payload says so; raises (after writing) when a name is "explode"."""
+    if any((c.payload or {}).get("decline") for c in chunks):
+        return None
+    specs = [
+        parse_create({"name": name, "type": "document"})
+        for c in chunks
+        for name in (c.payload or {})["names"]
+    ]
+    resources_insert_many(tenant=job.tenant, specs=specs)
+    if any(s.name == "explode" for s in specs):
+        raise ValueError("explode (test)")
+    redis_client().incr(f"pcf:test:together:{job.id}")
+    redis_client().expire(f"pcf:test:together:{job.id}", 300)
+    return [ChunkOutcome(successful=len((c.payload or {})["names"]), failed=0) for c in chunks]
+
+
+@register_chunk_handler("test.grouped", group=_rows_together)
+def grouped_one(job: Job, chunk: Chunk) -> ChunkOutcome:
+    """test.grouped one chunk at a time: its names, one insert."""
+    names = [n for n in (chunk.payload or {})["names"] if n != "explode"]
+    resources_insert_many(
+        tenant=job.tenant, specs=[parse_create({"name": n, "type": "document"}) for n in names]
+    )
+    return ChunkOutcome(successful=len(names), failed=0)
+
+
 @register_chunk_handler("test.flaky")
 def flaky(job: Job, chunk: Chunk) -> ChunkOutcome:
     """Raises on its first `fail_times` runs (counted in Redis, since the engine does
