@@ -219,6 +219,9 @@ PCF_MAX_DECOMPRESSED_BYTES = env_int("PCF_MAX_DECOMPRESSED_BYTES", 100 * 1024**2
 PCF_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 PCF_GRAPHQL_MAX_ALIASES = 500
 PCF_GRAPHQL_MAX_DEPTH = 10
+# Fragment spreads in one document once every spread is followed (each counted once per
+# fragment, memoised): 500 aliases each spreading a fragment that spreads one more fit.
+PCF_GRAPHQL_MAX_SPREADS = env_int("PCF_GRAPHQL_MAX_SPREADS", 1000)
 PCF_GRAPHQL_MAX_BYTES = env_int("PCF_GRAPHQL_MAX_BYTES", 1024**2)
 PCF_WEBHOOK_ALLOW_PRIVATE = env_bool("PCF_WEBHOOK_ALLOW_PRIVATE", False)
 PCF_WEBHOOK_TIMEOUT_SECONDS = env_int("PCF_WEBHOOK_TIMEOUT_SECONDS", 10)

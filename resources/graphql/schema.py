@@ -24,6 +24,7 @@ from resources.bulk.services import bulk_delete
 from resources.graphql.context import PcfContext
 from resources.graphql.errors import is_expected
 from resources.graphql.limits import DocumentLimits
+from resources.graphql.requests import MAX_BATCHED_OPERATIONS
 from resources.graphql.types import (
     DATETIME_Z,
     BulkDeleteError,
@@ -35,10 +36,6 @@ from resources.graphql.types import (
     UpdateResourceInput,
     given,
 )
-
-# Operations per batched request (a JSON array of operations); each still obeys the
-# per-document limits, so one request does at most this many times their work.
-MAX_BATCHED_OPERATIONS = 10
 
 PcfInfo = Info[PcfContext, None]
 
