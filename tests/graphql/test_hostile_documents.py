@@ -10,28 +10,11 @@ from typing import Any
 
 import pytest
 from django.test import override_settings
-from graphql import parse
 
-from resources.graphql.shape import fragment_costs, operation_costs
 from resources.models import Resource
+from tests.graphql.documents import fragment_bomb, fragment_chain
 
 pytestmark = pytest.mark.django_db
-
-
-def fragment_bomb(levels: int = 10, fan: int = 10) -> str:
-    """F(k) spreads F(k-1) `fan` times: about 1 KB, fan**(levels-1) spreads expanded."""
-    parts = [f'{{ resource(id: "x") {{ ...F{levels - 1} }} }}', "fragment F0 on Resource { id }"]
-    parts += [
-        f"fragment F{i} on Resource {{ {' '.join([f'...F{i - 1}'] * fan)} }}"
-        for i in range(1, levels)
-    ]
-    return "\n".join(parts)
-
-
-def fragment_chain(length: int) -> str:
-    parts = [f'{{ resource(id: "x") {{ ...F{length - 1} }} }}', "fragment F0 on Resource { id }"]
-    parts += [f"fragment F{i} on Resource {{ ...F{i - 1} }}" for i in range(1, length)]
-    return "\n".join(parts)
 
 
 def _post(tenant: Any, body: str) -> Any:
@@ -142,19 +125,6 @@ def test_the_spread_limit_is_a_setting(gql):
     body = gql.refused(f"{{ {aliases} }} fragment A on Resource {{ id }}")
     # then
     assert "at most 10 spreads" in body["errors"][0]["message"]
-
-
-def test_fragment_costs_are_computed_once_per_fragment():
-    # given: the 10^9-spread bomb, parsed
-    document = parse(fragment_bomb())
-    # when
-    fragments = fragment_costs(document)
-    [(_, operation)] = operation_costs(document, fragments)
-    # then: exact small numbers, saturated big ones, and no walk of the expansion
-    assert fragments["F1"].spreads == 10 and fragments["F1"].depth == 2
-    assert fragments["F2"].spreads == 110
-    assert operation.spreads == 10**9  # saturated
-    assert operation.depth == 12
 
 
 def test_aliases_in_spread_fragments_are_counted_per_spread(gql):

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from pcf.models import ApiClient
-from tests.graphql.test_hostile_documents import fragment_bomb, fragment_chain
+from tests.graphql.documents import fragment_bomb, fragment_chain
 from tests.live_server import LiveServer, live_server
 
 BOMBS = 20  # requests sent back to back while /healthz is polled
