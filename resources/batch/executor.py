@@ -26,6 +26,7 @@ from typing import Any
 from django.db import DatabaseError, OperationalError, connection, connections, transaction
 
 from pcf.exceptions import PcfError, RolledBack, Skipped, Timeout
+from pcf.idempotency import note_committed
 from pcf.models import ApiClient
 from resources.batch.op_keys import op_fingerprint, op_key_claim, op_key_store
 from resources.batch.operations import OpResult, perform, perform_creates
@@ -113,6 +114,13 @@ def _database_failure(exc: DatabaseError) -> PcfError:
     return PcfError()
 
 
+def _unexpected(exc: Exception) -> PcfError:
+    # A bug in one operation is that operation's INTERNAL result: a 500 for the whole
+    # envelope would hide what earlier operations already committed.
+    logger.exception("batch operation failed unexpectedly", exc_info=exc)
+    return PcfError()
+
+
 class BatchRun:
     """One execution of a batch; see the module doc for the rules."""
 
@@ -188,6 +196,8 @@ class BatchRun:
             return OpResult.failure(error)
         except DatabaseError as exc:
             return OpResult.failure(_database_failure(exc))
+        except Exception as exc:
+            return OpResult.failure(_unexpected(exc))
 
     def _run_creates(self, indices: list[int]) -> dict[int, OpResult]:
         """Validate each create, then one INSERT for the valid ones. With stop-on-failure,
@@ -205,6 +215,8 @@ class BatchRun:
                     continue
                 except PcfError as error:
                     failure = OpResult.failure(error)
+                except Exception as exc:
+                    failure = OpResult.failure(_unexpected(exc))
             done[index] = failure
             if stop:
                 break
@@ -234,6 +246,9 @@ class BatchRun:
         except DatabaseError as exc:
             failure = OpResult.failure(_database_failure(exc))
             return {**done, **{index: failure for index, _ in valid}}
+        except Exception as exc:
+            failure = OpResult.failure(_unexpected(exc))
+            return {**done, **{index: failure for index, _ in valid}}
         for (index, _), result in zip(valid, written, strict=False):
             done[index] = result
         return done
@@ -249,6 +264,8 @@ class BatchRun:
     def _record(self, done: dict[int, OpResult]) -> None:
         for index, result in done.items():
             self.results[index] = result
+            if result.ok and not self.options.atomic and self.operations[index].method != "GET":
+                note_committed()  # the request's Idempotency-Key must now outlive a 5xx
             if result.error is not None and isinstance(result.error, Timeout):
                 self.timed_out = True
             if not result.ok and self.options.stop_on_failure:
@@ -369,6 +386,8 @@ class BatchRun:
         try:
             if self.options.atomic:
                 rolled_back = self._run_atomic()
+                if not rolled_back:
+                    note_committed()
             elif self.options.parallel > 1 and allow_threads and not connection.in_atomic_block:
                 self._run_parallel(self.options.parallel)
             else:
