@@ -207,6 +207,11 @@ PCF_BATCH_MAX_OPERATIONS = env_int("PCF_BATCH_MAX_OPERATIONS", 1000)
 PCF_BATCH_MAX_DELETE_OPERATIONS = env_int("PCF_BATCH_MAX_DELETE_OPERATIONS", 5000)
 PCF_BATCH_MAX_GET_OPERATIONS = env_int("PCF_BATCH_MAX_GET_OPERATIONS", 500)
 PCF_BATCH_MAX_PARALLEL = env_int("PCF_BATCH_MAX_PARALLEL", 16)
+# Worker threads (each with a DB connection) of all `parallel` batches of one process:
+# half the web process's pool, so other requests always find a connection.
+PCF_BATCH_THREADS_MAX = env_int(
+    "PCF_BATCH_THREADS_MAX", max(2, env_int("PCF_DB_POOL_MAX", 20) // 2)
+)
 # A batch's `timeout_ms` is 1 to this (5 minutes); more is a 400 naming the option.
 PCF_BATCH_MAX_TIMEOUT_MS = env_int("PCF_BATCH_MAX_TIMEOUT_MS", 300_000)
 PCF_BULK_MAX_ITEMS = env_int("PCF_BULK_MAX_ITEMS", 10_000)

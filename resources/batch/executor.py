@@ -12,7 +12,9 @@
   before commit, so TIMEOUT always means "not applied".
 - `parallel`: worker threads, each with its own database connection (closed when the
   thread ends), run independent steps at once; `depends_on` and references are
-  honoured by starting a step only after the steps it needs."""
+  honoured by starting a step only after the steps it needs. The threads of all
+  batches of a process are bounded (resources.batch.threads), so the connection pool
+  keeps room for other requests."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from resources.batch.operations import OpResult, perform, perform_creates
 from resources.batch.parsing import BatchOptions, Operation
 from resources.batch.references import PLACEHOLDER, resolve_body, resolve_text
 from resources.batch.routing import check_route
+from resources.batch.threads import batch_threads
 from resources.schemas import ResourceCreate, parse_create
 
 logger = logging.getLogger("pcf.batch")
@@ -280,6 +283,16 @@ class BatchRun:
                 return
             self._record(self.run_step(step))
 
+    def _run_with_slots(self) -> None:
+        workers = batch_threads.take(self.options.parallel)
+        if not workers:
+            self._run_sequential()  # every slot of this process is busy: no extra threads
+            return
+        try:
+            self._run_parallel(workers)
+        finally:
+            batch_threads.give_back(workers)
+
     def _run_parallel(self, workers: int) -> None:
         steps = plan_steps(self.operations)
         tasks: queue.Queue[Step | None] = queue.Queue()
@@ -389,7 +402,7 @@ class BatchRun:
                 if not rolled_back:
                     note_committed()
             elif self.options.parallel > 1 and allow_threads and not connection.in_atomic_block:
-                self._run_parallel(self.options.parallel)
+                self._run_with_slots()
             else:
                 self._run_sequential()
         finally:
