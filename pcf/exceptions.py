@@ -72,6 +72,12 @@ class BatchTooLarge(PcfError):
     default_message = "Batch too large"
 
 
+class ResponseTooLarge(PcfError):
+    code = "RESPONSE_TOO_LARGE"
+    http_status = 413
+    default_message = "The answer would pass the response budget (PCF_RESPONSE_MAX_BYTES)"
+
+
 class UnsupportedMediaType(PcfError):
     code = "UNSUPPORTED_MEDIA_TYPE"
     http_status = 415

@@ -38,6 +38,7 @@ from pcf.exceptions import (
     IdempotencyKeyReused,
     PayloadTooLarge,
     PcfError,
+    ResponseTooLarge,
     Unauthenticated,
     ValidationError,
 )
@@ -242,6 +243,20 @@ def _internal_answer() -> HttpResponse:
     )
 
 
+def _within_budget(response: HttpResponseBase) -> HttpResponseBase:
+    """What the store keeps of `response`: itself, or, past PCF_RESPONSE_MAX_BYTES, a
+    small 413 saying so (the claim stays: the request ran, a retry must not run it)."""
+    size = len(response.content)  # type: ignore[attr-defined]
+    limit = int(settings.PCF_RESPONSE_MAX_BYTES)
+    if size <= limit:
+        return response
+    error = ResponseTooLarge(
+        f"The first answer to this request ({size} bytes) was larger than the "
+        f"{limit} bytes an answer may be kept; it ran, and its answer is not replayed"
+    )
+    return error_response(error)
+
+
 def replay_response(record: IdempotencyRecord) -> HttpResponse:
     response = HttpResponse(
         bytes(record.body),
@@ -314,11 +329,12 @@ def handle_idempotent(
     finally:
         _progress.reset(token)
     if _worth_storing(response) or (progress.committed and not response.streaming):
+        stored = _within_budget(response)
         idempotency_store(
             record_id=claim.record_id,
-            status_code=response.status_code,
-            content_type=response.get("Content-Type", ""),
-            body=response.content,  # type: ignore[attr-defined]
+            status_code=stored.status_code,
+            content_type=stored.get("Content-Type", ""),
+            body=stored.content,  # type: ignore[attr-defined]
         )
     else:
         idempotency_release(record_id=claim.record_id)

@@ -224,6 +224,11 @@ PCF_IMPORT_MAX_BYTES = env_int("PCF_IMPORT_MAX_BYTES", 2 * 1024**3)
 PCF_MAX_JSON_BODY_BYTES = env_int("PCF_MAX_JSON_BODY_BYTES", 100 * 1024**2)
 PCF_MAX_DECOMPRESSED_BYTES = env_int("PCF_MAX_DECOMPRESSED_BYTES", 100 * 1024**2)
 PCF_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+# Any one answer, uncompressed: batch results and GraphQL fields past it are 413
+# RESPONSE_TOO_LARGE, refused before they are built (pcf/budget.py).
+PCF_RESPONSE_MAX_BYTES = env_int("PCF_RESPONSE_MAX_BYTES", 32 * 1024**2)
+# Rows all the GET operations of one batch may answer together.
+PCF_BATCH_MAX_GET_ROWS = env_int("PCF_BATCH_MAX_GET_ROWS", 10_000)
 PCF_GRAPHQL_MAX_ALIASES = 500
 PCF_GRAPHQL_MAX_DEPTH = 10
 # Fragment spreads in one document once every spread is followed (each counted once per

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -14,6 +14,10 @@ from pcf.models import ApiClient
 from resources.filters import ResourceFilter, apply_filter
 from resources.models import Resource
 from resources.schemas import is_valid_id
+
+# Rows read at a time when each is admitted against a budget: at most this many rows
+# (64 KiB of metadata each at most) are loaded past the row that stops the read.
+ADMIT_CHUNK_ROWS = 50
 
 
 def live_resources(*, tenant: ApiClient) -> QuerySet[Resource]:
@@ -71,15 +75,30 @@ def parse_limit(raw: str | None) -> int:
 
 
 def resource_list(
-    *, tenant: ApiClient, spec: ResourceFilter, limit: int, cursor: str | None
+    *,
+    tenant: ApiClient,
+    spec: ResourceFilter,
+    limit: int,
+    cursor: str | None,
+    admit: Callable[[Resource], None] | None = None,
 ) -> tuple[list[Resource], str | None]:
     """One page in creation order, and the cursor of the next page (None at the end).
 
     Keyset pagination on the internal sequence: rows inserted while a client pages
-    never shift or repeat the rows it has not seen yet."""
+    never shift or repeat the rows it has not seen yet. `admit` sees each row of the
+    page as it is read (in pieces, from a server-side cursor) and may raise to stop
+    reading: a response budget stops before the page is built."""
     queryset = apply_filter(live_resources(tenant=tenant), spec)
     if cursor:
         queryset = queryset.filter(seq__gt=decode_cursor(cursor))
-    rows = list(queryset.order_by("seq")[: limit + 1])
+    page = queryset.order_by("seq")[: limit + 1]
+    if admit is None:
+        rows = list(page)
+    else:
+        rows = []
+        for row in page.iterator(chunk_size=ADMIT_CHUNK_ROWS):
+            if len(rows) < limit:
+                admit(row)
+            rows.append(row)
     next_cursor = encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None
     return rows[:limit], next_cursor

@@ -25,13 +25,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, OperationalError, connection, connections, transaction
 
+from pcf.budget import ResponseBudget
 from pcf.exceptions import PcfError, RolledBack, Skipped, Timeout
 from pcf.idempotency import note_committed
 from pcf.models import ApiClient
 from resources.batch.op_keys import op_fingerprint, op_key_claim, op_key_store
-from resources.batch.operations import OpResult, perform, perform_creates
+from resources.batch.operations import OpResult, created_size, perform, perform_creates
 from resources.batch.parsing import BatchOptions, Operation
 from resources.batch.references import PLACEHOLDER, resolve_body, resolve_text
 from resources.batch.routing import check_route
@@ -136,6 +138,8 @@ class BatchRun:
         self.positions = {op.id: op.index for op in operations if op.error is None}
         self.results: list[OpResult | None] = [None] * len(operations)
         self.deadline = Deadline(options.timeout_ms)
+        # Shared by every operation: their answers together stay within the budget.
+        self.budget = ResponseBudget(max_rows=int(settings.PCF_BATCH_MAX_GET_ROWS))
         self.stopped = False
         self.timed_out = False
 
@@ -190,6 +194,7 @@ class BatchRun:
                     route=route,
                     body=body,
                     soft_delete=self.options.soft_delete,
+                    budget=self.budget,
                 )
                 self._check_deadline()
                 if record_id is not None:
@@ -214,7 +219,10 @@ class BatchRun:
             if failure is None:
                 try:
                     body = resolve_body(op.body, self._lookup, self.positions)
-                    valid.append((index, parse_create(body)))
+                    spec = parse_create(body)
+                    # A create's answer is known before it runs: refused unwritten.
+                    self.budget.charge(created_size(spec))
+                    valid.append((index, spec))
                     continue
                 except PcfError as error:
                     failure = OpResult.failure(error)
