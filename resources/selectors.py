@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from django.conf import settings
 from django.db.models import QuerySet
 
+from pcf.budget import json_size
 from pcf.exceptions import NotFound, ValidationError
 from pcf.models import ApiClient
 from resources.filters import ResourceFilter, apply_filter
@@ -39,10 +40,22 @@ def resource_get(*, tenant: ApiClient, resource_id: str) -> Resource:
     return resource
 
 
-def resources_by_ids(*, tenant: ApiClient, ids: Iterable[str]) -> dict[str, Resource]:
-    """One query for many ids (GraphQL's DataLoader); missing ones are simply absent."""
+def resources_by_ids_within(
+    *, tenant: ApiClient, ids: Iterable[str], max_bytes: int
+) -> tuple[dict[str, Resource], bool]:
+    """The live resources among `ids` in one query (GraphQL's DataLoader), read in pieces
+    until their metadata passes `max_bytes`; missing ids are simply absent. Returns
+    what was read and whether it is all (False: stopped at the budget)."""
     wanted = [i for i in ids if is_valid_id(i)]
-    return {r.public_id: r for r in live_resources(tenant=tenant).filter(public_id__in=wanted)}
+    found: dict[str, Resource] = {}
+    read = 0
+    rows = live_resources(tenant=tenant).filter(public_id__in=wanted)
+    for resource in rows.iterator(chunk_size=ADMIT_CHUNK_ROWS):
+        read += json_size(resource.metadata)
+        if read > max_bytes:
+            return found, False
+        found[resource.public_id] = resource
+    return found, True
 
 
 def encode_cursor(seq: int) -> str:
