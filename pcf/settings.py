@@ -185,6 +185,9 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "resources.graphql.openapi.add_graphql_path",
         "jobs.openapi.add_progress_path",  # the SSE stream, an async non-DRF view
+        "resources.openapi.document_resources",  # bodies and parameters as validated
+        "jobs.openapi.document_jobs",
+        "pcf.openapi.document_errors",  # last: every operation's error answers
     ],
 }
 

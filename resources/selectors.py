@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
@@ -62,7 +63,20 @@ def encode_cursor(seq: int) -> str:
     return base64.urlsafe_b64encode(f"s:{seq}".encode()).decode().rstrip("=")
 
 
+# A cursor is base64url("s:<digits>") without padding (at most 93 digits), spelt out
+# base64 group by base64 group: the OpenAPI document states this pattern, and a string
+# matching it is exactly a cursor this function accepts.
+_FIRST = "czo[w-z0-5]"  # "s:" and the first digit
+_HEAD = "(?:[MN][DTjz]|O[DT])"  # the first digit of a group, split over two characters
+_GROUP = f"{_HEAD}[AEIMQUYcgk][w-z0-5]"  # three more digits
+_TAIL = f"(?:[MN][AQgw]|O[AQ]|{_HEAD}[AEIMQUYcgk])"  # one or two digits at the end
+CURSOR_PATTERN = f"^{_FIRST}(?:{_GROUP}){{0,30}}{_TAIL}?$"
+_CURSOR_RE = re.compile(CURSOR_PATTERN)
+
+
 def decode_cursor(cursor: str) -> int:
+    if not _CURSOR_RE.fullmatch(cursor):
+        raise ValidationError(details=[{"field": "cursor", "message": "Invalid cursor"}])
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         kind, _, value = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
@@ -74,7 +88,7 @@ def decode_cursor(cursor: str) -> int:
 
 
 def parse_limit(raw: str | None) -> int:
-    if raw is None or raw == "":
+    if raw is None:  # absent; `limit=` (empty) is not a number, so a 400 below
         return int(settings.PCF_PAGE_SIZE_DEFAULT)
     try:
         limit = int(raw)
