@@ -53,9 +53,15 @@ class MethodNotAllowed(PcfError):
     http_status = 405
     default_message = "Method not allowed"
 
-    def __init__(self, message: str | None = None, *, allow: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+        *,
+        allow: tuple[str, ...] = (),
+    ) -> None:
         # RFC 9110: a 405 lists the methods the target supports.
-        super().__init__(message, headers={"Allow": ", ".join(allow)} if allow else None)
+        super().__init__(message, details, {"Allow": ", ".join(allow)} if allow else None)
 
 
 class Conflict(PcfError):
