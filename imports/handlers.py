@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
 
 from imports.apply import Pending, apply_rows
@@ -25,10 +26,15 @@ from jobs.handlers import (
     RowError,
     register_check_handler,
     register_chunk_handler,
+    register_settled_hook,
 )
 from jobs.models import Chunk, Job
 from pcf.exceptions import ValidationError
-from resources.bulk_write import RowValues, resources_copy_verbatim
+from resources.bulk_write import (
+    RowValues,
+    resources_copy_verbatim,
+    resources_refresh_statistics,
+)
 from resources.schemas import ResourceCreate, parse_create
 
 
@@ -132,7 +138,12 @@ def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     )
 
 
-@register_check_handler("csv_import")
+def strict_verdict(invalid: int, total: int) -> str:
+    """The failed job's message when the check pass found invalid rows."""
+    return f"Strict validation failed: {invalid} of {total} rows are invalid; nothing was written"
+
+
+@register_check_handler("csv_import", verdict=strict_verdict)
 def check_csv_chunk(job: Job, chunk: Chunk) -> CheckOutcome:
     """A strict import's check: every row of the chunk against the import rules, with
     the messages the apply pass would give (nothing is written). A chunk that can go
@@ -224,3 +235,12 @@ def import_bulk_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
         upsert_key=options.get("upsert_key", "name"),
         dry_run=False,
     )
+
+
+@register_settled_hook("csv_import")
+@register_settled_hook("bulk_import")
+def refresh_statistics(job: Job) -> None:
+    """A large import refreshes the planner's statistics at once: a tenant's list pages
+    are planned for its new size, not the one autovacuum last saw."""
+    if job.successful >= int(settings.PCF_ANALYZE_AFTER_ROWS) and not job.options.get("dry_run"):
+        resources_refresh_statistics()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.models import JobStatus, JobType
+from jobs.handlers import job_types
+from jobs.models import JobStatus
 from jobs.sse import FINAL_EVENT_ID, PROGRESS_FIELDS, RETRY_MS
 from pcf.openapi import error_response
 
@@ -110,7 +111,6 @@ _CURSOR = {
 JOB_PARAMETERS: dict[str, dict[str, Any]] = {
     "job_id": _JOB_ID,
     "status": {"type": "string", "enum": list(JobStatus.values)},
-    "type": {"type": "string", "enum": list(JobType.values)},
     "limit": _LIMIT,
     "cursor": _CURSOR,
     "format": {"type": "string", "enum": ["json", "csv"], "default": "json"},
@@ -142,6 +142,8 @@ def document_jobs(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
                 continue
             for parameter in operation.get("parameters", []):
                 schema = JOB_PARAMETERS.get(parameter["name"])
+                if parameter["name"] == "type":  # the job types with a registered handler
+                    schema = {"type": "string", "enum": sorted(job_types())}
                 if schema is not None and parameter["in"] in ("path", "query"):
                     parameter["schema"] = schema
             if operation_id in CONFLICTS:

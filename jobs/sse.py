@@ -9,6 +9,7 @@ every heartbeat, so a missed message (Redis restarted, flushed) only delays an e
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -127,8 +128,6 @@ async def _stream(job_id: str, after_seq: int) -> AsyncIterator[str]:
 async def _next_message(pubsub: Any, timeout: float) -> str | None:
     """The next published snapshot, or None after `timeout` seconds (heartbeat time)."""
     if not pubsub.subscribed:
-        import asyncio
-
         await asyncio.sleep(timeout)
         return None
     try:

@@ -7,7 +7,6 @@ import binascii
 import re
 from collections.abc import Callable, Iterable
 
-from django.conf import settings
 from django.db.models import QuerySet
 
 from pcf.budget import json_size
@@ -85,20 +84,6 @@ def decode_cursor(cursor: str) -> int:
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ValidationError(details=[{"field": "cursor", "message": "Invalid cursor"}]) from None
-
-
-def parse_limit(raw: str | None) -> int:
-    if raw is None:  # absent; `limit=` (empty) is not a number, so a 400 below
-        return int(settings.PCF_PAGE_SIZE_DEFAULT)
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= settings.PCF_PAGE_SIZE_MAX:
-        raise ValidationError(
-            details=[{"field": "limit", "message": f"limit must be 1-{settings.PCF_PAGE_SIZE_MAX}"}]
-        )
-    return limit
 
 
 def resource_list(

@@ -14,6 +14,7 @@ from typing import Any
 from pcf.budget import ResponseBudget, json_size
 from pcf.exceptions import Conflict, PcfError, ResponseTooLarge
 from pcf.models import ApiClient
+from pcf.pagination import parse_limit
 from resources import selectors, services
 from resources.batch.routing import Route
 from resources.bulk_write import resources_insert_many
@@ -96,7 +97,7 @@ def perform(
             rows, next_cursor = selectors.resource_list(
                 tenant=tenant,
                 spec=parse_filter(params, ids_from_query=True),
-                limit=selectors.parse_limit(paging["limit"]),
+                limit=parse_limit(paging["limit"]),
                 cursor=paging["cursor"],
                 admit=charges,
             )

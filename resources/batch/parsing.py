@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
+from jobs.webhooks import parse_webhook_option
 from pcf.bounds import BIGINT_MAX, bounded_int
 from pcf.exceptions import BatchTooLarge, PcfError, ValidationError
 from resources.batch.references import check_indexes, referenced_ids
@@ -115,8 +116,6 @@ def parse_options(raw: Any) -> BatchOptions:
         )
     webhook = None
     if raw.get("webhook") is not None:
-        from jobs.webhooks import parse_webhook_option
-
         webhook = parse_webhook_option(raw["webhook"])
     # `parallel` above the setting is lowered to it (documented), up to the bound every
     # integer option has.

@@ -13,8 +13,9 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 
 import pcf.asgi
-from jobs import services, sse
-from tests.jobs.conftest import make_job
+from jobs import sse
+from jobs.engine import lifecycle
+from tests.jobs.helpers import make_job
 from tests.waiting import wait_finished
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -72,7 +73,7 @@ def test_sse_sends_ordered_progress_then_complete_and_resumes(tenant, celery_wor
         # when a client listens, then the job starts
         listening = asyncio.create_task(stream(job.id, tenant.token))
         await asyncio.sleep(0.5)
-        await closing(services.job_start)(job=job, total=12)
+        await closing(lifecycle.job_start)(job=job, total=12)
         return await listening
 
     response = asyncio.run(scenario())
@@ -135,7 +136,7 @@ def test_sse_heartbeats_and_many_streams_share_no_threads(tenant, settings) -> N
         await asyncio.sleep(1.0)
         peak.append(threading.active_count())
         # and the job then finishes (cancelled)
-        await closing(services.job_cancel)(job=job)
+        await closing(lifecycle.job_cancel)(job=job)
         return await asyncio.gather(*streams)
 
     responses = asyncio.run(scenario())
