@@ -24,6 +24,7 @@ from jobs.models import Job
 from jobs.services import ChunkInput, job_submit
 from pcf.exceptions import BatchTooLarge, ValidationError
 from pcf.models import ApiClient
+from resources.schemas import contains_nul
 
 
 def _chunks_of(records: Iterator[list[str]], size: int) -> Iterator[ChunkInput]:
@@ -130,6 +131,20 @@ def _check_all(items: list[Any], options: BulkImportOptions) -> None:
         )
 
 
+def _refuse_nul(items: list[Any]) -> None:
+    """U+0000 cannot be stored at all (PostgreSQL jsonb), not even in a chunk's payload
+    to be reported as that row's error later: it was a 500. A 400 naming the items."""
+    bad = [index for index, item in enumerate(items) if contains_nul(item)]
+    if bad:
+        raise ValidationError(
+            f"{len(bad)} resources contain the NUL character (U+0000); nothing was imported",
+            details=[
+                {"index": i, "field": "resources", "message": "Must not contain U+0000"}
+                for i in bad[:100]
+            ],
+        )
+
+
 @transaction.atomic
 def bulk_import_start(*, tenant: ApiClient, body: Any) -> Job:
     """Turn a JSON bulk import into a job: chunks are stored and dispatched on commit.
@@ -137,6 +152,7 @@ def bulk_import_start(*, tenant: ApiClient, body: Any) -> Job:
     item's index and field, nothing stored)."""
     items, raw_options = _items_of(body)
     options = parse_bulk_options(raw_options)
+    _refuse_nul(items)
     if options.validate_before_import:
         _check_all(items, options)
     size = options.chunk_size

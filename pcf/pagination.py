@@ -9,7 +9,7 @@ from pcf.exceptions import ValidationError
 
 def parse_limit(raw: str | None) -> int:
     """The page size asked for: the default when absent, else 1..PCF_PAGE_SIZE_MAX."""
-    if raw is None or raw == "":
+    if raw is None:  # absent; `limit=` (empty) is not a number, so a 400 below
         return int(settings.PCF_PAGE_SIZE_DEFAULT)
     try:
         limit = int(raw)

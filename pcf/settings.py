@@ -192,6 +192,9 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "resources.graphql.openapi.add_graphql_path",
         "jobs.openapi.add_progress_path",  # the SSE stream, an async non-DRF view
+        "resources.openapi.document_resources",  # bodies and parameters as validated
+        "jobs.openapi.document_jobs",
+        "pcf.openapi.document_errors",  # last: every operation's error answers
     ],
 }
 
@@ -214,6 +217,13 @@ PCF_BATCH_MAX_OPERATIONS = env_int("PCF_BATCH_MAX_OPERATIONS", 1000)
 PCF_BATCH_MAX_DELETE_OPERATIONS = env_int("PCF_BATCH_MAX_DELETE_OPERATIONS", 5000)
 PCF_BATCH_MAX_GET_OPERATIONS = env_int("PCF_BATCH_MAX_GET_OPERATIONS", 500)
 PCF_BATCH_MAX_PARALLEL = env_int("PCF_BATCH_MAX_PARALLEL", 16)
+# Worker threads (each with a DB connection) of all `parallel` batches of one process:
+# half the web process's pool, so other requests always find a connection.
+PCF_BATCH_THREADS_MAX = env_int(
+    "PCF_BATCH_THREADS_MAX", max(2, env_int("PCF_DB_POOL_MAX", 20) // 2)
+)
+# A batch's `timeout_ms` is 1 to this (5 minutes); more is a 400 naming the option.
+PCF_BATCH_MAX_TIMEOUT_MS = env_int("PCF_BATCH_MAX_TIMEOUT_MS", 300_000)
 PCF_BULK_MAX_ITEMS = env_int("PCF_BULK_MAX_ITEMS", 10_000)
 PCF_BULK_SYNC_LIMIT = env_int("PCF_BULK_SYNC_LIMIT", 10_000)
 PCF_BULK_CHUNK_ROWS = env_int("PCF_BULK_CHUNK_ROWS", 1000)  # rows per bulk job chunk
@@ -226,8 +236,16 @@ PCF_ANALYZE_AFTER_ROWS = env_int("PCF_ANALYZE_AFTER_ROWS", 50_000)
 PCF_MAX_JSON_BODY_BYTES = env_int("PCF_MAX_JSON_BODY_BYTES", 100 * 1024**2)
 PCF_MAX_DECOMPRESSED_BYTES = env_int("PCF_MAX_DECOMPRESSED_BYTES", 100 * 1024**2)
 PCF_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+# Any one answer, uncompressed: batch results and GraphQL fields past it are 413
+# RESPONSE_TOO_LARGE, refused before they are built (pcf/budget.py).
+PCF_RESPONSE_MAX_BYTES = env_int("PCF_RESPONSE_MAX_BYTES", 32 * 1024**2)
+# Rows all the GET operations of one batch may answer together.
+PCF_BATCH_MAX_GET_ROWS = env_int("PCF_BATCH_MAX_GET_ROWS", 10_000)
 PCF_GRAPHQL_MAX_ALIASES = 500
 PCF_GRAPHQL_MAX_DEPTH = 10
+# Fragment spreads in one document once every spread is followed (each counted once per
+# fragment, memoised): 500 aliases each spreading a fragment that spreads one more fit.
+PCF_GRAPHQL_MAX_SPREADS = env_int("PCF_GRAPHQL_MAX_SPREADS", 1000)
 PCF_GRAPHQL_MAX_BYTES = env_int("PCF_GRAPHQL_MAX_BYTES", 1024**2)
 PCF_WEBHOOK_ALLOW_PRIVATE = env_bool("PCF_WEBHOOK_ALLOW_PRIVATE", False)
 # One webhook attempt, connect to last byte read, and how much of the answer is read.

@@ -1,0 +1,71 @@
+"""A real uvicorn process on the ASGI app (DEBUG off, the test database), for tests
+where timing, memory or the event loop matter. Use with `transactional_db`: the server
+is another process and sees committed rows only."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tests.worker_fixtures import _test_database_env
+
+ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base: str
+    process: psutil.Process
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def live_server(**env_extra: str) -> Iterator[LiveServer]:
+    """Start uvicorn with `env_extra` on top of the test environment; kill it after
+    (SIGKILL if SIGTERM is not honoured: a blocked event loop never handles it)."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        **_test_database_env(),
+        "DEBUG": "false",
+        "PCF_RATE_LIMIT": "",
+        **env_extra,
+    }
+    env.pop("PCF_DB_POOL", None)  # pcf.asgi turns the pool on by itself
+    argv = [sys.executable, "-m", "uvicorn", "pcf.asgi:application", "--port", str(port)]
+    proc = subprocess.Popen([*argv, "--log-level", "warning"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=5)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("uvicorn did not start") from None
+                time.sleep(0.1)
+        yield LiveServer(base=base, process=psutil.Process(proc.pid))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
