@@ -7,7 +7,8 @@ import binascii
 import re
 from collections.abc import Callable, Iterable
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
 
 from pcf.budget import json_size
 from pcf.exceptions import NotFound, ValidationError
@@ -86,6 +87,25 @@ def decode_cursor(cursor: str) -> int:
         raise ValidationError(details=[{"field": "cursor", "message": "Invalid cursor"}]) from None
 
 
+# The page as a range of the (tenant, seq) index of live rows: rows of `tenant` after
+# `after`, in seq order. Written as a row comparison with `tenant_id <= tenant`, not
+# `tenant_id = tenant AND seq > after`: with that, PostgreSQL may walk the primary key
+# from `after` and filter other tenants' rows out, one by one (the last page of a tenant
+# followed by a big one took 15 ms and 40,000 rows instead of 0.14 ms; test_list_plan).
+# Together the two conditions still mean `tenant_id = tenant` exactly.
+_AFTER = '("resources_resource"."tenant_id", "resources_resource"."seq") > (%s, %s)'
+
+
+def _keyset_page(queryset: QuerySet[Resource], tenant: ApiClient, after: int) -> QuerySet[Resource]:
+    # A constant SQL text; the values are parameters.
+    after_cursor = RawSQL(_AFTER, [tenant.pk, after], output_field=BooleanField())  # noqa: S611
+    return (
+        queryset.filter(deleted_at__isnull=True, tenant_id__lte=tenant.pk)
+        .filter(after_cursor)
+        .order_by("tenant_id", "seq")
+    )
+
+
 def resource_list(
     *,
     tenant: ApiClient,
@@ -100,10 +120,8 @@ def resource_list(
     never shift or repeat the rows it has not seen yet. `admit` sees each row of the
     page as it is read (in pieces, from a server-side cursor) and may raise to stop
     reading: a response budget stops before the page is built."""
-    queryset = apply_filter(live_resources(tenant=tenant), spec)
-    if cursor:
-        queryset = queryset.filter(seq__gt=decode_cursor(cursor))
-    page = queryset.order_by("seq")[: limit + 1]
+    after = decode_cursor(cursor) if cursor else 0
+    page = _keyset_page(apply_filter(Resource.objects.all(), spec), tenant, after)[: limit + 1]
     if admit is None:
         rows = list(page)
     else:

@@ -191,8 +191,7 @@ def parse_checked(query: str) -> DocumentNode:
         )
     if shape.aliases > max_aliases:
         raise BatchTooLarge(
-            f"The document has at least {shape.aliases} aliases; at most {max_aliases} "
-            "are allowed"
+            f"The document has at least {shape.aliases} aliases; at most {max_aliases} are allowed"
         )
     if shape.spreads > max_spreads:
         raise BatchTooLarge(

@@ -1,5 +1,6 @@
-"""A list page is a bounded index range scan at any depth and tenant size: it never
-walks other tenants' rows, nor sorts (docs/benchmarks.md, "Reading back")."""
+"""A list page is a bounded range of the (tenant, seq) index at any depth and tenant
+size: it never walks other tenants' rows, nor sorts (docs/benchmarks.md, "Reading back";
+resources.selectors._keyset_page)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from resources.bulk_write import resources_insert_many, resources_refresh_statis
 from resources.filters import ResourceFilter
 from resources.models import Resource
 from resources.schemas import parse_create
-from resources.selectors import resource_list
+from resources.selectors import _keyset_page, resource_list
 
 pytestmark = pytest.mark.django_db
 
@@ -32,32 +33,40 @@ def _plan(queryset: Any) -> dict[str, Any]:
         return db.fetchone()[0][0]["Plan"]
 
 
+@pytest.mark.parametrize("sizes", [(2_000, 30_000), (20_000, 20_000)], ids=["small", "even"])
 def test_the_last_page_of_a_tenant_does_not_walk_the_next_tenants_rows(
-    tenant, other_tenant
+    tenant, other_tenant, sizes
 ) -> None:
-    # given tenant A's 2,000 rows followed by tenant B's 30,000, with fresh statistics
-    _fill(tenant.client_model, 2_000)
-    _fill(other_tenant.client_model, 30_000)
+    # given tenant A's rows followed by tenant B's, with fresh statistics (with the even
+    # split, `tenant_id = A AND seq > x` is planned on the primary key, and its last
+    # page filters out every row of B)
+    mine, theirs = sizes
+    _fill(tenant.client_model, mine)
+    _fill(other_tenant.client_model, theirs)
     resources_refresh_statistics()
-    # when A asks for the page after its 1,500th row (500 rows left, limit 500)
-    rows = list(Resource.objects.filter(tenant=tenant.client_model).order_by("seq"))
-    after = rows[1499].seq
-    queryset = Resource.objects.filter(
-        tenant=tenant.client_model, deleted_at__isnull=True, seq__gt=after
-    ).order_by("seq")[:501]
-    plan = _plan(queryset)
-    # then the page is read from the (tenant, seq) index: 500 rows, none filtered out
+    # when A asks for the page after its last 300 rows
+    rows = Resource.objects.filter(tenant=tenant.client_model).order_by("seq")
+    after = rows[mine - 301].seq
+    plan = _plan(_keyset_page(Resource.objects.all(), tenant.client_model, after)[:501])
+    # then it is read from the (tenant, seq) index: those 300 rows, none filtered out
     text = json.dumps(plan)
     assert "resource_live_tenant_seq" in text
     assert '"Sort"' not in text
-    removed = sum(int(n) for n in re.findall(r'"Rows Removed by Filter": (\d+)', text))
-    assert removed == 0
-    assert plan["Actual Rows"] == 500
+    assert sum(int(n) for n in re.findall(r'"Rows Removed by Filter": (\d+)', text)) == 0
+    assert plan["Actual Rows"] == 300
 
 
-def test_resource_list_uses_the_same_query(tenant) -> None:
+def test_pages_stay_within_their_tenant(tenant, other_tenant) -> None:
     _fill(tenant.client_model, 1_000)
-    page, cursor = resource_list(
-        tenant=tenant.client_model, spec=ResourceFilter(), limit=500, cursor=None
-    )
-    assert len(page) == 500 and cursor is not None
+    _fill(other_tenant.client_model, 1_000)
+    seen: list[Resource] = []
+    cursor = None
+    while True:
+        page, cursor = resource_list(
+            tenant=tenant.client_model, spec=ResourceFilter(), limit=300, cursor=cursor
+        )
+        seen.extend(page)
+        if cursor is None:
+            break
+    assert len(seen) == 1_000 and {r.tenant_id for r in seen} == {tenant.client_model.pk}
+    assert [r.seq for r in seen] == sorted(r.seq for r in seen)
