@@ -14,10 +14,12 @@ export PYTHONUNBUFFERED := 1
 LOCAL_SECRET_KEY = $(shell $(PY) -c 'from pcf.embedded import local_secret_key as k; print(k())')
 run types pytest bench: export SECRET_KEY ?= $(LOCAL_SECRET_KEY)
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	# The Python client and `pcf` CLI (tests/client runs them against this server).
+	$(PY) -m pip install -q --disable-pip-version-check -c requirements.lock -e ./clients/python
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +27,8 @@ install: $(STAMP)
 # Local Flower login; set FLOWER_BASIC_AUTH=user:password yourself anywhere shared.
 run: export FLOWER_BASIC_AUTH ?= pcf:pcf-local
 run: export PATH := $(abspath $(VENV))/bin:$(PATH)
+# honcho stops the whole stack when one process exits: each one restarts instead.
+run: export PCF_RESPAWN := $(abspath $(PY)) -m pcf.respawn --
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_token

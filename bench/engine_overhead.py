@@ -56,18 +56,18 @@ def _one_round(
 ) -> tuple[float, float, float, float]:
     """(enqueue s, end-to-end s, worker CPU s, PostgreSQL CPU s) of one job."""
     from bench.imports import postgres_cpu, tree_cpu
-    from jobs import services
     from jobs.models import Job
+    from jobs.services import ChunkInput, job_submit
 
     cpu_before = sum(tree_cpu(p.pid) for p in workers)
     pg_before = postgres_cpu()
     started = time.perf_counter()
-    job = services.job_create(tenant=tenant, type="batch", options={}, handler="bench.noop")  # type: ignore[arg-type]
-    for seq in range(chunks):
-        services.job_add_chunk(
-            job=job, seq=seq, row_offset=seq, row_count=1, payload=None, dispatch=False
-        )
-    services.job_start(job=job, total=chunks)
+    job = job_submit(
+        tenant=tenant,  # type: ignore[arg-type]
+        type="batch",
+        handler="bench.noop",
+        chunks=(ChunkInput(row_count=1) for _ in range(chunks)),
+    )
     queued = time.perf_counter()
     while True:
         job = Job.objects.get(pk=job.pk)
@@ -90,6 +90,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
+    import bench.engine_handlers  # noqa: F401 - job_submit accepts registered kinds only
     from pcf.models import ApiClient
 
     call_command("migrate", verbosity=0, skip_checks=True)

@@ -164,6 +164,7 @@ CREATE TABLE bench_raw_resource (
 );
 CREATE UNIQUE INDEX bench_raw_tenant_public ON bench_raw_resource (tenant_id, public_id);
 CREATE INDEX bench_raw_live_name ON bench_raw_resource (tenant_id, name) WHERE deleted_at IS NULL;
+CREATE INDEX bench_raw_live_seq ON bench_raw_resource (tenant_id, seq) WHERE deleted_at IS NULL;
 """
 
 

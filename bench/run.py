@@ -8,7 +8,13 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-MODULES = ["bench.imports", "bench.batch", "bench.engine_overhead", "bench.bulk_update"]
+MODULES = [
+    "bench.imports",
+    "bench.reading",
+    "bench.batch",
+    "bench.engine_overhead",
+    "bench.bulk_update",
+]
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
 
 from imports.apply import Pending, apply_rows
@@ -18,6 +19,7 @@ from imports.verbatim import (
     verbatim_plan,
     verbatim_rows,
     verbatim_rows_checked,
+    verbatim_text,
 )
 from jobs.handlers import (
     CheckOutcome,
@@ -25,10 +27,15 @@ from jobs.handlers import (
     RowError,
     register_check_handler,
     register_chunk_handler,
+    register_settled_hook,
 )
 from jobs.models import Chunk, Job
 from pcf.exceptions import ValidationError
-from resources.bulk_write import RowValues, resources_copy_verbatim
+from resources.bulk_write import (
+    RowValues,
+    resources_copy_verbatim,
+    resources_refresh_statistics,
+)
 from resources.schemas import ResourceCreate, parse_create
 
 
@@ -94,7 +101,39 @@ def _copy_verbatim(
     )
 
 
-@register_chunk_handler("csv_import")
+def _verbatim_count(plan: VerbatimPlan, chunk: Chunk) -> int | None:
+    """The chunk's row count if it can be copied as uploaded, known without parsing a
+    row: from its check (a strict import's memo), or one pass of verbatim_text."""
+    memo = chunk.payload if isinstance(chunk.payload, dict) else {}
+    if memo.get(VERBATIM_ROWS):
+        return int(memo[VERBATIM_ROWS])
+    if verbatim_text(plan, chunk.payload_text or ""):
+        return chunk.row_count
+    return None
+
+
+def import_csv_chunks(job: Job, chunks: list[Chunk]) -> list[ChunkOutcome] | None:
+    """A window message's chunks in one COPY when every one of them can go verbatim
+    (the engine commits them together); None when one cannot (one by one, then). A
+    COPY that PostgreSQL refuses raises, and the engine goes one by one."""
+    header, columns = csv_columns(job.options)
+    plan = verbatim_plan(job.options, header, columns)
+    if plan is None:
+        return None
+    counts = [_verbatim_count(plan, chunk) for chunk in chunks]
+    if None in counts:
+        return None
+    texts = [chunk.payload_text or "" for chunk in chunks]
+    text = "".join(t if t.endswith("\n") else t + "\n" for t in texts)
+    resources_copy_verbatim(tenant=job.tenant, fields=plan.fields, csv_text=text)
+    return [
+        ChunkOutcome(successful=n, failed=0, meta={"created": n, "updated": 0})
+        for n in counts
+        if n is not None
+    ]
+
+
+@register_chunk_handler("csv_import", group=import_csv_chunks)
 def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     """Validate the chunk's rows once, then write the valid ones in one go."""
     options = job.options
@@ -103,8 +142,7 @@ def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     plan = verbatim_plan(options, header, columns)
     rows: list[list[str]] | None = None
     if plan is not None:
-        memo = chunk.payload if isinstance(chunk.payload, dict) else {}
-        checked_rows = memo.get(VERBATIM_ROWS)
+        checked_rows = _verbatim_count(plan, chunk)
         if not checked_rows:
             rows = list(csv_rows(text))
         outcome = _copy_verbatim(job, text, plan, rows, checked_rows)
@@ -142,16 +180,21 @@ def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     )
 
 
-@register_check_handler("csv_import")
+def strict_verdict(invalid: int, total: int) -> str:
+    """The failed job's message when the check pass found invalid rows."""
+    return f"Strict validation failed: {invalid} of {total} rows are invalid; nothing was written"
+
+
+@register_check_handler("csv_import", verdict=strict_verdict)
 def check_csv_chunk(job: Job, chunk: Chunk) -> CheckOutcome:
     """A strict import's check: every row of the chunk against the import rules, with
     the messages the apply pass would give (nothing is written). A chunk that can go
     verbatim is remembered as such (memo), so its apply pass only COPies it."""
     options = job.options
     header, columns = csv_columns(options)
-    check = row_checker(columns, len(header))
     plan = verbatim_plan(options, header, columns)
     text = chunk.payload_text or ""
+    check = row_checker(columns, len(header))
     valid: list[tuple[list[str], RowValues]] = []
     errors: list[RowError] = []
     invalid = 0
@@ -234,3 +277,12 @@ def import_bulk_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
         upsert_key=options.get("upsert_key", "name"),
         dry_run=False,
     )
+
+
+@register_settled_hook("csv_import")
+@register_settled_hook("bulk_import")
+def refresh_statistics(job: Job) -> None:
+    """A large import refreshes the planner's statistics at once: a tenant's list pages
+    are planned for its new size, not the one autovacuum last saw."""
+    if job.successful >= int(settings.PCF_ANALYZE_AFTER_ROWS) and not job.options.get("dry_run"):
+        resources_refresh_statistics()

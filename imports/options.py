@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 
+from jobs.webhooks import parse_webhook_option
 from pcf.exceptions import ValidationError
 from pcf.jsondepth import loads as json_loads
 
@@ -114,8 +115,6 @@ def _upsert_key(raw: dict[str, Any], problems: list[dict[str, str]]) -> str:
 def _webhook(raw: Any, name: str, problems: list[dict[str, str]]) -> dict[str, Any] | None:
     if raw is None:
         return None
-    from jobs.webhooks import parse_webhook_option
-
     try:
         return parse_webhook_option(raw, field=f"options.{name}")
     except ValidationError as exc:

@@ -1,7 +1,7 @@
 """Starting imports: a CSV stream or a JSON list becomes a job with chunks in PostgreSQL.
 
-CSV: the upload is cut into chunks as it is read, so memory stays at one chunk whatever
-the file size. Chunks are dispatched only once the whole upload has been read and passed
+CSV: the upload is cut into chunks as it is read, so memory stays at one page of chunks
+whatever the file size. Chunks run only once the whole upload has been read and passed
 the file-level checks (encoding, size cap, quoting): a failed upload never leaves rows
 behind. `strict` stages the chunks for the engine's check pass: workers check them while
 the upload goes on, and the job fails, writing nothing, if any row is invalid."""
@@ -9,110 +9,23 @@ the upload goes on, and the job fails, writing nothing, if any row is invalid.""
 from __future__ import annotations
 
 import csv
+import itertools
 import json
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from imports.csv_stream import decoded_text, plain_bytes, record_batches
 from imports.handlers import values_from_item
 from imports.options import BulkImportOptions, CsvImportOptions, parse_bulk_options
-from imports.rows import BoundColumn, bind_mapping, header_of
-from jobs.models import Chunk, Job
-from jobs.services import (
-    StagedChunk,
-    job_add_chunk,
-    job_add_chunks,
-    job_create,
-    job_fail,
-    job_start,
-)
-from pcf.exceptions import BatchTooLarge, PcfError, ValidationError
+from imports.rows import bind_mapping, header_of
+from jobs.models import Job
+from jobs.services import ChunkInput, job_submit
+from pcf.exceptions import BatchTooLarge, ValidationError
 from pcf.models import ApiClient
-
-# Chunks are stored in batches of this many (or this much text): one COPY per batch.
-# Bounds what the web process holds, whatever the file size.
-STAGE_BATCH_CHUNKS = 16
-STAGE_BATCH_CHARS = 4 * 1024 * 1024
-
-
-class _CsvChunker:
-    """Collects records into chunks of `chunk_size` and stores each as it fills."""
-
-    def __init__(
-        self,
-        *,
-        tenant: ApiClient,
-        options: CsvImportOptions,
-        header: list[str],
-        columns: list[BoundColumn],
-    ) -> None:
-        self.tenant = tenant
-        self.options = options
-        self.header = header
-        self.columns = columns
-        self.job: Job | None = None
-        self.records: list[str] = []
-        self.total = 0
-        self.seq = 0
-        self.staged: list[StagedChunk] = []
-        self.staged_chars = 0
-
-    def add(self, records: list[str]) -> None:
-        self.records.extend(records)
-        size = self.options.chunk_size
-        while len(self.records) >= size:
-            self._store(self.records[:size])
-            del self.records[:size]
-
-    def finish(self) -> None:
-        if self.records:
-            self._store(self.records)
-            self.records = []
-        self._flush()
-
-    def _store(self, records: list[str]) -> None:
-        if self.seq >= int(settings.PCF_JOB_MAX_CHUNKS):
-            # Decided as chunks are produced (the file's length is unknown until read):
-            # the chunks stored so far never run (csv_import_start fails the job).
-            raise too_many_chunks(self.options.chunk_size)
-        if self.job is None:
-            self.job = job_create(
-                tenant=self.tenant,
-                type="csv_import",
-                options={
-                    **self.options.as_job_options(),
-                    "header": self.header,
-                    "columns": [[c.field, c.index, c.json] for c in self.columns],
-                },
-                webhook=self.options.webhook,
-            )
-        text = "".join(records)
-        self.staged.append(StagedChunk(self.seq, self.total, len(records), text))
-        self.staged_chars += len(text)
-        self.seq += 1
-        self.total += len(records)
-        if len(self.staged) >= STAGE_BATCH_CHUNKS or self.staged_chars >= STAGE_BATCH_CHARS:
-            self._flush()
-
-    def _flush(self) -> None:
-        """Store the staged chunks. Nothing runs before the whole file is read and valid
-        at the file level (job_start): a bad byte at row 900,000 must not leave rows
-        behind."""
-        if not self.staged:
-            return
-        assert self.job is not None
-        with transaction.atomic():
-            # Staged chunks need no WAL flush each: job_start's commit flushes the WAL,
-            # which makes every chunk before it durable before any of them runs.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
-            job_add_chunks(job=self.job, chunks=self.staged, check=self.options.strict)
-        self.staged = []
-        self.staged_chars = 0
+from resources.schemas import contains_nul
 
 
 def too_many_chunks(chunk_size: int) -> ValidationError:
@@ -129,59 +42,82 @@ def too_many_chunks(chunk_size: int) -> ValidationError:
     )
 
 
-def _reject_upload(chunker: _CsvChunker | None, reason: str) -> None:
-    """Fail the job of an upload that could not be read whole. No chunk was dispatched
-    yet (dispatch waits for job_start), so no row was written; the stored chunk texts
-    are dropped right away rather than left for a cleanup."""
-    if chunker is None or chunker.job is None:
-        return
-    job = chunker.job
-    job_fail(job=job, message=f"Upload rejected: {reason}; nothing was written")
-    Chunk.objects.filter(job=job).update(payload_text=None)
+def _chunks_of(records: Iterator[list[str]], size: int) -> Iterator[ChunkInput]:
+    """Records regrouped into chunks of `size` (the last may be shorter). A malformed
+    record, or a chunk past PCF_JOB_MAX_CHUNKS (counted as they are produced: the file's
+    length is unknown until read), is a ValidationError (the engine then fails the job,
+    nothing written)."""
+    pending: list[str] = []
+    room = int(settings.PCF_JOB_MAX_CHUNKS)
+    try:
+        for batch in records:
+            pending.extend(batch)
+            while len(pending) >= size:
+                if room == 0:
+                    raise too_many_chunks(size)
+                room -= 1
+                yield ChunkInput(row_count=size, payload_text="".join(pending[:size]))
+                del pending[:size]
+    except csv.Error as exc:
+        raise ValidationError(
+            details=[{"field": "file", "message": f"Malformed CSV: {exc}"}]
+        ) from None
+    if pending:
+        if room == 0:
+            raise too_many_chunks(size)
+        yield ChunkInput(row_count=len(pending), payload_text="".join(pending))
+
+
+def _first_records(batches: Iterator[list[str]]) -> tuple[list[str], list[str]]:
+    """The header and the first data records. Raises ValidationError for an empty or
+    header-only file."""
+    try:
+        first = next(batches, None)
+        if first is None:
+            raise ValidationError(details=[{"field": "file", "message": "The file is empty"}])
+        header = header_of(next(csv.reader(first[:1])))
+        rest = first[1:]
+        while not rest:
+            following = next(batches, None)
+            if following is None:
+                raise ValidationError(
+                    details=[{"field": "file", "message": "The file has a header but no data rows"}]
+                )
+            rest = following
+    except csv.Error as exc:
+        raise ValidationError(
+            details=[{"field": "file", "message": f"Malformed CSV: {exc}"}]
+        ) from None
+    return header, rest
 
 
 def csv_import_start(
     *, tenant: ApiClient, options: CsvImportOptions, pieces: Iterable[bytes]
 ) -> tuple[Job, int]:
-    """Read a CSV upload (byte pieces, gzip or not) into a job; return it and its row
-    count. Raises ValidationError for an empty, header-only, undecodable or malformed
-    file, or a mapped column the header lacks; PayloadTooLarge past the size cap. A
-    problem found after chunks were stored fails the job; none of its chunks ever runs."""
+    """Read a CSV upload (byte pieces, gzip or not) into a job, chunk by chunk as it
+    arrives; return the job and its row count. Raises ValidationError for an empty,
+    header-only, undecodable or malformed file, or a mapped column the header lacks;
+    PayloadTooLarge past the size cap. A problem found after chunks were stored fails
+    the job: none of its chunks ever runs (they run only once the whole upload was read
+    and the job sealed; a strict import's check pass runs meanwhile)."""
     texts = decoded_text(plain_bytes(pieces, max_bytes=int(settings.PCF_IMPORT_MAX_BYTES)))
-    chunker: _CsvChunker | None = None
-    try:
-        records = record_batches(texts, max_record_bytes=int(settings.PCF_CSV_MAX_RECORD_BYTES))
-        for batch in records:
-            if chunker is None:
-                header = header_of(next(csv.reader(batch[:1])))
-                columns = bind_mapping(options.mapping, header)
-                chunker = _CsvChunker(
-                    tenant=tenant, options=options, header=header, columns=columns
-                )
-                batch = batch[1:]
-            chunker.add(batch)
-        if chunker is None:
-            raise ValidationError(details=[{"field": "file", "message": "The file is empty"}])
-        chunker.finish()
-    except csv.Error as exc:
-        malformed = ValidationError(details=[{"field": "file", "message": f"Malformed CSV: {exc}"}])
-        _reject_upload(chunker, malformed.details[0]["message"])
-        raise malformed from None
-    except PcfError as error:
-        _reject_upload(chunker, error.message)
-        raise
-    except BaseException:
-        # A client that went away, a database error...: the stored chunks never run.
-        _reject_upload(chunker, "the upload could not be read to the end")
-        raise
-    if chunker.job is None:
-        raise ValidationError(
-            details=[{"field": "file", "message": "The file has a header but no data rows"}]
-        )
-    job = chunker.job
-    job_start(job=job, total=chunker.total)
-    job.refresh_from_db()
-    return job, chunker.total
+    batches = record_batches(texts, max_record_bytes=int(settings.PCF_CSV_MAX_RECORD_BYTES))
+    header, first = _first_records(batches)
+    columns = bind_mapping(options.mapping, header)
+    records = itertools.chain([first], batches)
+    job = job_submit(
+        tenant=tenant,
+        type="csv_import",
+        options={
+            **options.as_job_options(),
+            "header": header,
+            "columns": [[c.field, c.index, c.json] for c in columns],
+        },
+        webhook=options.webhook,
+        chunks=_chunks_of(records, options.chunk_size),
+        check=options.strict,
+    )
+    return job, job.total
 
 
 def _items_of(body: Any) -> tuple[list[Any], Any]:
@@ -201,34 +137,6 @@ def _items_of(body: Any) -> tuple[list[Any], Any]:
     return items, body.get("options")
 
 
-# A JSON \u0000 escape not itself escaped (preceded by an even number of backslashes).
-_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
-
-
-def _check_storable(items: list[Any]) -> None:
-    """Items are stored as jsonb until their chunk runs: PostgreSQL refuses a NUL
-    character and an unpaired surrogate anywhere in jsonb, so such an item is a 400
-    here (nothing stored) rather than a database error for the whole request."""
-    details: list[dict[str, Any]] = []
-    for index, item in enumerate(items):
-        text = json.dumps(item, ensure_ascii=False)
-        try:
-            text.encode()
-        except UnicodeEncodeError:
-            details.append(
-                {"index": index, "field": "", "message": "Contains an unpaired surrogate"}
-            )
-            continue
-        if _ESCAPED_NUL.search(text):
-            details.append({"index": index, "field": "", "message": "Contains a NUL character"})
-    if details:
-        raise ValidationError(
-            f"{len(details)} of {len(items)} resources hold text PostgreSQL cannot store; "
-            "nothing was imported",
-            details=details,
-        )
-
-
 def _check_all(items: list[Any], options: BulkImportOptions) -> None:
     details: list[dict[str, Any]] = []
     for index, item in enumerate(items):
@@ -245,6 +153,37 @@ def _check_all(items: list[Any], options: BulkImportOptions) -> None:
         )
 
 
+def _unstorable(item: Any) -> bool:
+    """PostgreSQL's jsonb refuses U+0000 and an unpaired surrogate anywhere."""
+    if contains_nul(item):
+        return True
+    try:
+        json.dumps(item, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _refuse_nul(items: list[Any]) -> None:
+    """U+0000 (or an unpaired surrogate) cannot be stored at all (PostgreSQL jsonb), not
+    even in a chunk's payload to be reported as that row's error later: it was a 500.
+    A 400 naming the items."""
+    bad = [index for index, item in enumerate(items) if _unstorable(item)]
+    if bad:
+        raise ValidationError(
+            f"{len(bad)} resources contain the NUL character (U+0000) or an unpaired "
+            "surrogate; nothing was imported",
+            details=[
+                {
+                    "index": i,
+                    "field": "resources",
+                    "message": "Must not contain U+0000 or an unpaired surrogate",
+                }
+                for i in bad[:100]
+            ],
+        )
+
+
 @transaction.atomic
 def bulk_import_start(*, tenant: ApiClient, body: Any) -> Job:
     """Turn a JSON bulk import into a job: chunks are stored and dispatched on commit.
@@ -252,19 +191,19 @@ def bulk_import_start(*, tenant: ApiClient, body: Any) -> Job:
     item's index and field, nothing stored)."""
     items, raw_options = _items_of(body)
     options = parse_bulk_options(raw_options)
+    _refuse_nul(items)
     if options.validate_before_import:
         _check_all(items, options)
-    _check_storable(items)
     size = options.chunk_size
     if -(-len(items) // size) > int(settings.PCF_JOB_MAX_CHUNKS):
         raise too_many_chunks(size)
-    job = job_create(
-        tenant=tenant, type="bulk_import", options=options.as_job_options(), webhook=options.webhook
+    return job_submit(
+        tenant=tenant,
+        type="bulk_import",
+        options=options.as_job_options(),
+        webhook=options.webhook,
+        chunks=(
+            ChunkInput(row_count=len(part), payload=part)
+            for part in (items[start : start + size] for start in range(0, len(items), size))
+        ),
     )
-    for seq, start in enumerate(range(0, len(items), size)):
-        part = items[start : start + size]
-        job_add_chunk(
-            job=job, seq=seq, row_offset=start, row_count=len(part), payload=part, dispatch=False
-        )
-    job_start(job=job, total=len(items))
-    return job

@@ -10,6 +10,7 @@ which reports each bad row; so both paths accept and write exactly the same rows
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -65,6 +66,57 @@ def verbatim_plan(
     if "name" not in fields or "type" not in fields:
         return None
     return VerbatimPlan(fields=fields, width=len(header))
+
+
+# The whole-chunk form of verbatim_rows' rules, for a regular expression per plan: a
+# chunk that matches qualifies without a row being parsed in Python (the C regex engine
+# reads it once; possessive quantifiers, no backtracking). Anything it is unsure about
+# does not match, and takes the per-row path below.
+_NAME = r'(?:"[^"\x00]{1,255}+"|[^",\r\n\x00]{1,255}+)'
+_TYPE = '(?:{0}|"(?:{0})")'.format("|".join(TYPES))
+_STATUS = '(?:{0}|"(?:{0})")'.format("|".join(STATUSES))
+# JSON inside a quoted field, in runs: any character but a quote (doubled), a bracket,
+# a backslash (then an escape other than \u; an escaped quote is doubled too), a line
+# end or NUL.
+_JSON_UNITS = r'(?:[^"{\[\\\x00\r\n]++|""|\\""|\\[^u"\x00\r\n])*+'
+# Digits made all alike, so that one substring search finds a number with an exponent
+# or of 300 digits (which may print or fit differently from what the general path
+# stores): a name that merely looks like one only costs its chunk the per-row path.
+_DIGITS_ALIKE = str.maketrans("123456789", "000000000")
+
+
+def _metadata_field() -> str:
+    # `{` … `}` as a quoted field on one line, with at most PCF_METADATA_MAX_DEPTH
+    # brackets in all (the per-row rule: a count, not the nesting).
+    more = int(settings.PCF_METADATA_MAX_DEPTH) - 1
+    return rf'"\{{{_JSON_UNITS}(?:[{{\[]{_JSON_UNITS}){{0,{more}}}+(?<=\}})"'
+
+
+@functools.cache
+def _chunk_pattern(fields: tuple[str, ...], depth: int) -> re.Pattern[str]:
+    cell = {"name": _NAME, "type": _TYPE, "status": _STATUS, "metadata": _metadata_field()}
+    row = ",".join(cell[f] for f in fields)
+    return re.compile(rf"(?:{row}\r?\n)*+")
+
+
+def verbatim_text(plan: VerbatimPlan, text: str) -> bool:
+    """True if every row of `text` certainly passes the import rules and can be copied
+    as it is (the rules of verbatim_rows), judged without parsing a row in Python: one
+    regular expression over the whole chunk, and a few whole-text searches. Metadata
+    must sit on one line, so no line longer than the metadata limit means no metadata
+    over it; a \\u escape anywhere sends the chunk down the per-row path (the general
+    path stores it normalised)."""
+    if not text or "\\u" in text or "\x00" in text:
+        return False
+    if "metadata" in plan.fields:
+        longest = min(_SAFE_METADATA_CHARS, int(settings.PCF_METADATA_MAX_BYTES))
+        if max(map(len, text.split("\n"))) > longest:
+            return False
+        alike = text.translate(_DIGITS_ALIKE)
+        if "0e" in alike or "0E" in alike or "0" * 300 in alike:
+            return False
+    pattern = _chunk_pattern(plan.fields, int(settings.PCF_METADATA_MAX_DEPTH))
+    return pattern.fullmatch(text) is not None
 
 
 def verbatim_rows(plan: VerbatimPlan, text: str, rows: Iterable[Sequence[str]]) -> int | None:

@@ -1,26 +1,22 @@
-"""Jobs and their chunks: PostgreSQL is the ledger of what is done and what is left.
+"""Jobs and their chunks: PostgreSQL is the ledger of what is done and what is left,
+and the queue of record.
 
 A chunk's input lives in its row (never on a web node's disk), so any worker on any
 host can run it. A chunk moves pending -> done (or failed / cancelled) in the same
-transaction as its writes, its row errors and the job's counters."""
+transaction as its writes, its row errors and the job's counters. Only a small window
+of chunks is in the broker at any time: one `Dispatch` row per message (see
+jobs/engine/dispatch.py). Webhooks leave from an outbox (`WebhookMessage`)."""
 
 from __future__ import annotations
 
 import secrets
+import uuid
 
 from django.db import models
 
 
 def new_job_id() -> str:
     return "job_" + secrets.token_hex(12)
-
-
-class JobType(models.TextChoices):
-    CSV_IMPORT = "csv_import"
-    BULK_IMPORT = "bulk_import"
-    BATCH = "batch"
-    BULK_UPDATE = "bulk_update"
-    BULK_DELETE = "bulk_delete"
 
 
 class JobStatus(models.TextChoices):
@@ -38,7 +34,9 @@ ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.PROCESSING)
 class Job(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=new_job_id, editable=False)
     tenant = models.ForeignKey("pcf.ApiClient", on_delete=models.CASCADE, related_name="jobs")
-    type = models.CharField(max_length=16, choices=JobType.choices)
+    # A job kind registered with jobs.handlers (checked at creation, not by an enum: the
+    # engine does not know its clients).
+    type = models.CharField(max_length=32)
     # The registered chunk handler; empty means the one registered under `type`.
     handler = models.CharField(max_length=64, blank=True, default="")
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
@@ -63,6 +61,9 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # When the dispatcher last gave this job a window slot: round-robin memory for
+    # fairness across a tenant's jobs and across tenants (jobs/engine/dispatch.py).
+    last_dispatched_at = models.DateTimeField(null=True, blank=True)
     # Set when the job is finished *and settled*: a chunk already running when the job
     # was cancelled (or failed) commits and is counted first; see services._settle.
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -121,9 +122,13 @@ class Chunk(models.Model):
     # False while the chunk waits for its check (see Job.chunks_unchecked).
     checked = models.BooleanField(default=True)
     error = models.TextField(blank=True, default="")
-    dispatched_at = models.DateTimeField(null=True, blank=True)
-    # Written outside the chunk's transaction when a worker takes it: the sweeper
-    # leaves a chunk alone while an attempt is recent.
+    # The window message carrying this chunk (NULL: ready, or finished). Cleared in the
+    # transaction that finishes the chunk.
+    dispatch = models.ForeignKey(
+        "Dispatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="chunks"
+    )
+    # Written outside the chunk's transaction when a worker starts it (the attempt
+    # counter above is kept even when the worker dies: poison chunks are given up).
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.IntegerField(null=True, blank=True)
@@ -135,7 +140,19 @@ class Chunk(models.Model):
                 fields=["job", "status"],
                 name="chunk_pending",
                 condition=models.Q(status="pending"),
-            )
+            ),
+            # The dispatcher's lookups: a job's next ready chunks, in order, to apply
+            # and to check (jobs/engine/dispatch.py).
+            models.Index(
+                fields=["job", "seq"],
+                name="chunk_ready_apply",
+                condition=models.Q(status="pending", dispatch__isnull=True, checked=True),
+            ),
+            models.Index(
+                fields=["job", "seq"],
+                name="chunk_ready_check",
+                condition=models.Q(status="pending", dispatch__isnull=True, checked=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -150,6 +167,66 @@ class Chunk(models.Model):
 
 def chunk_task_id(job_id: str, seq: int) -> str:
     return f"{job_id}.chunk.{seq}"
+
+
+class DispatchKind(models.TextChoices):
+    APPLY = "apply"  # apply the chunks (the job's chunk handler)
+    CHECK = "check"  # check them without writing (the check pass of a strict import)
+
+
+class Dispatch(models.Model):
+    """One message in the broker's window: work on some chunks of one job.
+
+    The row exists from the moment the message is sent until the transaction that
+    finishes its chunks, so the number of rows is the window's occupancy. A worker
+    running it holds a session advisory lock on it (jobs/engine/claims.py), which is
+    how the sweeper tells a running message from a lost one without touching it."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="dispatches")
+    # Copied from the job: fairness counts a tenant's messages without a join.
+    tenant_id = models.BigIntegerField()
+    kind = models.CharField(max_length=8, choices=DispatchKind.choices)
+    queue = models.CharField(max_length=32, default="chunks")
+    # Celery task id (stable across re-sends, so the admin's task result is found).
+    task_id = models.CharField(max_length=80)
+    sent_at = models.DateTimeField()
+    sends = models.IntegerField(default=1)
+    started_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["queue", "sent_at"], name="dispatch_queue_sent"),
+            models.Index(fields=["job"], name="dispatch_job"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} ({'started' if self.started_at else 'queued'})"
+
+
+class Worker(models.Model):
+    """A live Celery worker and what it consumes, from its heartbeat: the window is
+    sized from the processes that consume each queue."""
+
+    hostname = models.CharField(primary_key=True, max_length=255)
+    queues = models.CharField(max_length=255)  # comma-separated
+    concurrency = models.IntegerField()
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.hostname} ({self.queues} x{self.concurrency})"
+
+
+class EngineState(models.Model):
+    """Small facts the engine keeps across processes (e.g. the broker's epoch)."""
+
+    key = models.CharField(primary_key=True, max_length=64)
+    value = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
 
 
 class JobError(models.Model):
@@ -170,10 +247,59 @@ class JobError(models.Model):
         return f"{self.job_id} {where}: {self.field} {self.message}"
 
 
+class WebhookMessageStatus(models.TextChoices):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookMessage(models.Model):
+    """The outbox: one webhook to deliver, written in the transaction that settles its
+    job, sent and retried from this row (not from broker messages), at least once.
+    Its id is the `X-PCF-Delivery-ID` receivers use to drop duplicates."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="webhook_messages")
+    event = models.CharField(max_length=64)
+    url = models.URLField(max_length=2048)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.TextField()  # the JSON payload, fixed when written: every attempt sends it
+    status = models.CharField(
+        max_length=16,
+        choices=WebhookMessageStatus.choices,
+        default=WebhookMessageStatus.PENDING,
+    )
+    attempts = models.IntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    # An attempt in progress holds the message until then (a worker that dies frees it).
+    leased_until = models.DateTimeField(null=True, blank=True)
+    # When a delivery task was last sent for it; the sweeper re-sends lost ones.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhookmessage_due",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(fields=["job"], name="webhookmessage_job"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} {self.event} ({self.status})"
+
+
 class WebhookDelivery(models.Model):
     """One row per attempt: what was sent where, and how it went."""
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    message = models.ForeignKey(
+        WebhookMessage, null=True, blank=True, on_delete=models.CASCADE, related_name="attempt_log"
+    )
     event = models.CharField(max_length=64)
     url = models.URLField(max_length=2048)
     attempt = models.IntegerField()

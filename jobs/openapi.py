@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobs.handlers import job_types
+from jobs.models import JobStatus
 from jobs.sse import FINAL_EVENT_ID, PROGRESS_FIELDS, RETRY_MS
 from pcf.openapi import error_response
 
@@ -94,4 +96,62 @@ def add_progress_path(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: document GET /v1/jobs/{job_id}/progress."""
     result.setdefault("paths", {}).setdefault(PROGRESS_PATH, {})["get"] = OPERATION
     result.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMAS)
+    return result
+
+
+# --- Parameters and extra answers of the DRF job views ----------------------------------
+
+_JOB_ID = {"type": "string", "minLength": 1, "maxLength": 40}
+_LIMIT = {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}
+_CURSOR = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9_=-]*$",
+    "description": "Opaque: `meta.next_cursor` of the previous page (empty: the first).",
+}
+JOB_PARAMETERS: dict[str, dict[str, Any]] = {
+    "job_id": _JOB_ID,
+    "status": {"type": "string", "enum": list(JobStatus.values)},
+    "limit": _LIMIT,
+    "cursor": _CURSOR,
+    "format": {"type": "string", "enum": ["json", "csv"], "default": "json"},
+}
+JOB_OPERATIONS = {
+    "jobs_list",
+    "jobs_retrieve",
+    "jobs_cancel",
+    "jobs_errors",
+    "jobs_results",
+    "jobs_webhooks",
+    "jobs_progress",
+}
+# Beyond 401/404/429/500 (pcf.openapi.document_errors): a finished job cannot be
+# cancelled, a running one has no results yet.
+CONFLICTS = {
+    "jobs_cancel": "The job has already finished.",
+    "jobs_results": "The job is still running.",
+}
+
+
+def document_jobs(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: job parameters' types, ranges and enums,
+    the errors CSV, and 409 where a job's state refuses the call."""
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            operation_id = operation.get("operationId")
+            if operation_id not in JOB_OPERATIONS:
+                continue
+            for parameter in operation.get("parameters", []):
+                schema = JOB_PARAMETERS.get(parameter["name"])
+                if parameter["name"] == "type":  # the job types with a registered handler
+                    schema = {"type": "string", "enum": sorted(job_types())}
+                if schema is not None and parameter["in"] in ("path", "query"):
+                    parameter["schema"] = schema
+            if operation_id in CONFLICTS:
+                operation["responses"]["409"] = error_response(
+                    f"{CONFLICTS[operation_id]} Code: CONFLICT."
+                )
+            if operation_id == "jobs_errors":
+                operation["responses"]["200"].setdefault("content", {})["text/csv"] = {
+                    "schema": {"type": "string"}
+                }
     return result

@@ -10,11 +10,12 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from jobs.models import Chunk, ChunkStatus, Job, JobError, JobStatus, JobType, WebhookDelivery
+from jobs.handlers import job_types
+from jobs.models import Chunk, ChunkStatus, Job, JobError, JobStatus, WebhookDelivery
 from pcf.exceptions import NotFound, ValidationError
 from pcf.models import ApiClient
+from pcf.pagination import parse_limit
 from pcf.timefmt import parse_iso
-from resources.selectors import parse_limit
 
 __all__ = ["parse_limit"]
 
@@ -67,7 +68,7 @@ def job_list(
     queryset = Job.objects.filter(tenant=tenant)
     if chosen := _choice("status", status, JobStatus.values):
         queryset = queryset.filter(status=chosen)
-    if chosen := _choice("type", type, JobType.values):
+    if chosen := _choice("type", type, job_types()):
         queryset = queryset.filter(type=chosen)
     if cursor:
         stamp, _, last_id = _decode(cursor).partition("|")

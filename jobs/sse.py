@@ -154,7 +154,7 @@ async def job_progress(request: HttpRequest, job_id: str) -> HttpResponseBase:
     """The async view (errors in the contract shape, 404 for another tenant's job)."""
     try:
         if request.method != "GET":
-            raise MethodNotAllowed(f"Method {request.method} not allowed")
+            raise MethodNotAllowed(f"Method {request.method} not allowed", allow=("GET",))
         tenant = await aclient_from_header(request.headers.get("Authorization"))
         exists = await sync_to_async(_job_exists, thread_sensitive=False)(tenant, job_id)
         if not exists:

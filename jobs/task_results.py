@@ -9,10 +9,12 @@ it describes. Failures still go through the backend (store_errors_even_if_ignore
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
+from django.utils import timezone
 from django_celery_results.models import TaskResult
 
 UPSERT_SQL = (
@@ -39,6 +41,10 @@ class TaskRecord:
     task_args: str
     task_kwargs: str
     worker: str
+
+    def for_task(self, task_id: str) -> TaskRecord:
+        """The same run, recorded under another task id (one chunk of a message)."""
+        return replace(self, task_id=task_id)
 
     def upsert(self, outcome: str, now: datetime) -> tuple[str, list[Any]]:
         """The statement (and its parameters) that records `outcome` as SUCCESS."""
@@ -70,3 +76,12 @@ def record_of(task: Any) -> TaskRecord:
         task_kwargs=encode(kwargs)[2],
         worker=request.hostname or "",
     )
+
+
+def record_skip(record: TaskRecord | None, message: str) -> str:
+    """Store `message` as the task's result (when run by a task); return it."""
+    if record is not None:
+        sql, params = record.upsert(message, timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    return message

@@ -1,7 +1,9 @@
-"""Celery tasks of the job engine: thin wrappers that call services.
+"""Celery tasks of the job engine: thin wrappers that call the engine.
 
-Queues: `chunks` (run_chunk), `webhooks` (deliver_webhook), `celery` (sweep); see
-CELERY_TASK_ROUTES in pcf/settings.py and the Procfile."""
+Queues: `chunks` (run_dispatch: the window's messages), `webhooks` (deliver_webhook),
+`celery` (sweep, purge); see CELERY_TASK_ROUTES in pcf/settings.py and the Procfile.
+The engine sends them by name (jobs.engine.broker), so nothing imports this module
+to send one."""
 
 from __future__ import annotations
 
@@ -10,130 +12,84 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.signals import task_prerun
-from django.conf import settings
-from django.db import (
-    InterfaceError,
-    OperationalError,
-    close_old_connections,
-    connection,
-    connections,
-)
+from django.db import InterfaceError, OperationalError, connections
 
-from jobs import services, sweeper
-from jobs.models import Job
+from jobs.engine import execution, heartbeat, infra, outbox, retention, sweeper
 from jobs.task_results import record_of
+from pcf.db import session_commits_without_flush
 
 logger = logging.getLogger("pcf.jobs.tasks")
 
-# PostgreSQL restarting, deadlocks and serialization failures surface as these; the
-# chunk's transaction is rolled back, so running it again is safe.
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+__all__ = ["heartbeat"]  # imported for its signal handlers: workers send heartbeats
 
 
 @task_prerun.connect
 def _drop_broken_connections(**_: Any) -> None:
     # Workers keep their database connection across tasks (CELERY_DB_REUSE_MAX): a
     # fresh backend per chunk cost a connect plus cold catalog caches. A connection
-    # that failed (PostgreSQL restarted) is dropped here so the retry reconnects.
+    # that failed (PostgreSQL restarted) is dropped here so the task reconnects.
     for conn in connections.all(initialized_only=True):
         if conn.connection is not None and conn.errors_occurred and not conn.is_usable():
             conn.close()
 
 
-def _failure_message(exc: Exception) -> str:
-    kind = "database error" if isinstance(exc, TRANSIENT_DB_ERRORS) else type(exc).__name__
-    return f"{kind}: {exc}".strip()
-
-
-class ChunkTask(Task):
-    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        # The one place a chunk becomes `failed`: retries exhausted, or a handler bug.
-        close_old_connections()
-        chunk_id = args[0] if args else kwargs["chunk_id"]
-        try:
-            services.chunk_record_failure(chunk_id=chunk_id, message=_failure_message(exc))
-        except TRANSIENT_DB_ERRORS:
-            # Still pending in the database: the sweeper will run it again later.
-            logger.exception("could not record the failure of chunk %s", chunk_id)
-
-
-class CheckTask(Task):
-    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        # A check that cannot run (retries exhausted, or a handler bug) fails its job:
-        # nothing was applied, and the verdict can never be complete.
-        close_old_connections()
-        chunk_ids = args[0] if args else kwargs["chunk_ids"]
-        try:
-            services.check_record_failure(chunk_ids=chunk_ids, message=_failure_message(exc))
-        except TRANSIENT_DB_ERRORS:
-            logger.exception("could not record the failed check of chunks %s", chunk_ids)
-
-
-# Chunk and check tasks alike: redelivered if their worker dies, transient database
-# errors retried with backoff; their result row is written by the engine in the chunk's
-# own transaction (jobs.task_results), the backend still stores failures.
-_CHUNK_TASK_OPTIONS: dict[str, Any] = {
-    "bind": True,
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    "autoretry_for": TRANSIENT_DB_ERRORS,
-    "retry_backoff": True,
-    "retry_backoff_max": 60,
-    "retry_jitter": True,
-    "max_retries": settings.PCF_CHUNK_MAX_RETRIES,
-    "ignore_result": True,
-    "store_errors_even_if_ignored": True,
-}
-
-
-@shared_task(base=ChunkTask, **_CHUNK_TASK_OPTIONS)
-def run_chunk(self: Task, chunk_id: int) -> str:
-    return services.chunk_run(chunk_id=chunk_id, record=record_of(self))
-
-
-@shared_task(base=CheckTask, **_CHUNK_TASK_OPTIONS)
-def check_chunks(self: Task, chunk_ids: list[int]) -> str:
-    return services.chunks_check(chunk_ids=chunk_ids, record=record_of(self))
-
-
 @task_prerun.connect
 def _commit_mode(sender: Any = None, **_: Any) -> None:
-    # Chunk and check tasks commit without waiting for the WAL flush (a session setting,
-    # so no statement per chunk; see chunk_run for why that is safe, and jobs.services
-    # _finish/_settle for the commits that do flush). Every other task on this worker
-    # gets the server's default back. By name: the sender is the registered Task, not
-    # the proxy shared_task returned.
-    wanted = getattr(sender, "name", None) in ASYNC_COMMIT_TASKS
-    if connection.connection is None:
-        if not wanted:
-            return  # connects on first use; a new session starts with the default
-        connection.ensure_connection()
-    current = getattr(connection.connection, "_pcf_async_commit", False)
-    if current != wanted:
-        with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit = off" if wanted else "RESET synchronous_commit")
-        connection.connection._pcf_async_commit = wanted
+    # Window messages commit without waiting for the WAL flush (see
+    # jobs.engine.execution for why that is safe, and jobs.engine.ledger for the
+    # commits that do flush); every other task on this worker gets the server's
+    # default. By name: the sender is the registered Task, not shared_task's proxy.
+    try:
+        session_commits_without_flush(getattr(sender, "name", None) == run_dispatch.name)
+    except (OperationalError, InterfaceError):
+        # The database is away: the task itself waits for it (infra.ride_out), and a new
+        # session starts with the default; raising here would fail the task untried.
+        infra.drop_connections()
 
 
-ASYNC_COMMIT_TASKS = frozenset({run_chunk.name, check_chunks.name})
+def _paused(what: str) -> str:
+    # PostgreSQL stayed away longer than PCF_INFRA_WAIT_SECONDS: nothing is lost, the
+    # sweeper sends the work again once it is back.
+    logger.warning("%s paused: the database is unavailable", what)
+    return "paused: the database is unavailable"
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
-def deliver_webhook(self: Task, job_id: str, event: str, attempt: int) -> str:
-    from jobs.webhooks import webhook_attempt
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    store_errors_even_if_ignored=True,
+)
+def run_dispatch(self: Task, dispatch_id: int) -> str:
+    """One window message: apply or check its chunks (jobs.engine.execution)."""
+    try:
+        return execution.run_dispatch(dispatch_id, record=record_of(self))
+    except infra.InfrastructureUnavailable:
+        return _paused(f"message {dispatch_id}")
 
-    job = Job.objects.select_related("tenant").filter(pk=job_id).first()
-    if job is None or not job.webhook:
-        return "skipped: no such job or no webhook"
-    outcome = webhook_attempt(job=job, event=event, attempt=attempt)
-    if outcome.retry_in is not None:
-        deliver_webhook.apply_async(args=(job_id, event, attempt + 1), countdown=outcome.retry_in)
-        return f"attempt {attempt} failed ({outcome.delivery.error}); retry in {outcome.retry_in}s"
-    if outcome.delivery.succeeded:
-        return f"delivered on attempt {attempt}"
-    return f"attempt {attempt} failed ({outcome.delivery.error}); giving up"
+
+# Its outcome is a WebhookDelivery row; the result backend would only duplicate it.
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_webhook(message_id: str) -> str:
+    """One attempt of an outbox message (jobs.engine.outbox)."""
+    try:
+        return outbox.deliver(message_id)
+    except infra.InfrastructureUnavailable:
+        return _paused(f"webhook {message_id}")
 
 
-@shared_task(acks_late=True)
-def sweep() -> dict[str, int]:
-    return sweeper.sweep()
+@shared_task(ignore_result=True)
+def sweep() -> dict[str, int] | str:
+    try:
+        return sweeper.sweep()
+    except Exception as exc:
+        if infra.is_infrastructure_error(exc):
+            infra.drop_connections()
+            return _paused("sweep")
+        raise
+
+
+@shared_task(ignore_result=True)
+def purge() -> dict[str, int]:
+    return retention.purge()

@@ -1,19 +1,20 @@
-"""Job webhooks: the caller's option, the signed payload, and one delivery attempt.
+"""Job webhooks: the caller's option, the signed payload, and one HTTP attempt.
 
 Payload and signature follow API.md: `X-PCF-Signature: t=<unix>,v1=<hex HMAC-SHA256
-of "<t>.<body>">` under the tenant's webhook secret. Each attempt is one
-WebhookDelivery row; the task (jobs.tasks.deliver_webhook) schedules retries."""
+of "<t>.<body>">` under the tenant's webhook secret, plus a stable `X-PCF-Delivery-ID`.
+What to send and when to retry lives in the outbox (jobs/engine/outbox.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,7 +23,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from jobs import netguard
-from jobs.models import Job, WebhookDelivery
+from jobs.models import Job
 from jobs.representation import job_summary
 from pcf.exceptions import ValidationError
 from pcf.timefmt import iso_z
@@ -32,8 +33,11 @@ logger = logging.getLogger("pcf.webhooks")
 EVENTS = ("completed", "failed", "cancelled")
 # Set by PCF on every delivery; a caller's header never replaces them.
 RESERVED_HEADERS = frozenset(
-    {"host", "content-length", "content-type", "x-pcf-signature", "transfer-encoding"}
-)
+    {
+        "host", "content-length", "content-type", "x-pcf-signature", "x-pcf-delivery-id",
+        "transfer-encoding", "connection",
+    }
+)  # fmt: skip
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _MAX_URL = 2048
 _MAX_HEADERS = 20
@@ -151,15 +155,29 @@ def backoff_seconds(attempt: int) -> int:
     return int(min(base * 2 ** (attempt - 1), settings.PCF_WEBHOOK_BACKOFF_MAX_SECONDS))
 
 
+def payload_body(job: Job) -> str:
+    """The payload as sent: compact JSON, fixed when the job settles."""
+    return json.dumps(payload_for(job), separators=(",", ":"))
+
+
 @dataclass(frozen=True)
-class AttemptOutcome:
-    delivery: WebhookDelivery
-    retry_in: int | None  # seconds until the next attempt, None when done
+class AttemptResult:
+    status_code: int | None
+    error: str
+    duration_ms: int
 
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
 
-def _retryable(status_code: int | None) -> bool:
-    # Network errors and 5xx/408/429 may pass later; other 3xx/4xx will not.
-    return status_code is None or status_code >= 500 or status_code in (408, 429)
+    @property
+    def may_retry(self) -> bool:
+        """Network errors and 5xx/408/429 may pass later; a refused target, other 3xx
+        and 4xx will not."""
+        if self.succeeded or self.error.startswith("refused:"):
+            return False
+        code = self.status_code
+        return code is None or code >= 500 or code in (408, 429)
 
 
 def _pinned_request(url: str) -> tuple[str, str, dict[str, Any]]:
@@ -177,50 +195,71 @@ def _pinned_request(url: str) -> tuple[str, str, dict[str, Any]]:
     return pinned, host_header, extensions
 
 
-def webhook_attempt(*, job: Job, event: str, attempt: int) -> AttemptOutcome:
-    """POST the job's payload once and record the attempt; say if and when to retry."""
-    option = job.webhook or {}
-    url = option["url"]
-    body = json.dumps(payload_for(job) | {"event": event}, separators=(",", ":")).encode()
-    timestamp = int(time.time())
-    headers = httpx.Headers(option.get("headers") or {})
+async def _resolve(url: str) -> tuple[str, str, dict[str, Any]]:
+    """_pinned_request on a thread of its own, so the deadline covers DNS too; a thread
+    still resolving when the deadline passes is left behind, not waited for."""
+    executor = ThreadPoolExecutor(max_workers=1)
+    try:
+        return await asyncio.get_running_loop().run_in_executor(executor, _pinned_request, url)
+    finally:
+        executor.shutdown(wait=False)
+
+
+async def _post(
+    url: str, body: bytes, headers: httpx.Headers, max_answer: int, deadline: float
+) -> int:
+    """POST on a connection of its own (never a pooled keep-alive one the receiver may
+    have closed meanwhile), read at most `max_answer` bytes of the answer, close."""
+    target, host_header, extensions = await _resolve(url)
+    headers["Host"] = host_header
+    # No redirects: a 3xx could point anywhere, past the SSRF check.
+    async with (
+        # Per phase as well; the caller's deadline bounds the whole attempt.
+        httpx.AsyncClient(timeout=httpx.Timeout(deadline), follow_redirects=False) as client,
+        client.stream(
+            "POST", target, content=body, headers=headers, extensions=extensions
+        ) as response,
+    ):
+        read = 0
+        async for part in response.aiter_raw():
+            read += len(part)
+            if read >= max_answer:
+                break
+        return response.status_code
+
+
+def post(
+    *, url: str, body: str, secret: str, delivery_id: str, extra: dict[str, str]
+) -> AttemptResult:
+    """One signed POST with a total wall-clock deadline of PCF_WEBHOOK_TIMEOUT_SECONDS
+    (connect, send and answer together: a receiver that trickles its answer is cut
+    off), reading at most PCF_WEBHOOK_MAX_ANSWER_BYTES of the answer."""
+    data = body.encode()
+    headers = httpx.Headers(extra)
     headers["Content-Type"] = "application/json"
     headers["User-Agent"] = "PCF-Webhooks/1"
-    headers["X-PCF-Signature"] = sign(job.tenant.webhook_secret, timestamp, body)
+    headers["Connection"] = "close"
+    headers["X-PCF-Delivery-ID"] = delivery_id
+    headers["X-PCF-Signature"] = sign(secret, int(time.time()), data)
+    deadline = float(settings.PCF_WEBHOOK_TIMEOUT_SECONDS)
+    max_answer = int(settings.PCF_WEBHOOK_MAX_ANSWER_BYTES)
+
+    async def attempt() -> int:
+        async with asyncio.timeout(deadline):
+            return await _post(url, data, headers, max_answer, deadline)
+
     status_code: int | None = None
     error = ""
     started = time.monotonic()
     try:
-        target, host_header, extensions = _pinned_request(url)
-        headers["Host"] = host_header
-        # No redirects: a 3xx could point anywhere, past the SSRF check.
-        with httpx.Client(timeout=settings.PCF_WEBHOOK_TIMEOUT_SECONDS) as client:
-            response = client.post(target, content=body, headers=headers, extensions=extensions)
-        status_code = response.status_code
+        status_code = asyncio.run(attempt())
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
     except netguard.TargetRefused as exc:
         error = f"refused: {exc}"
+    except TimeoutError:
+        error = f"timed out after {deadline:g}s"
     except (httpx.HTTPError, OSError, UnicodeError) as exc:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     duration_ms = int((time.monotonic() - started) * 1000)
-    succeeded = status_code is not None and 200 <= status_code < 300
-    refused = error.startswith("refused:")
-    retry_in = None
-    may_retry = not succeeded and not refused and _retryable(status_code)
-    if may_retry and attempt < settings.PCF_WEBHOOK_MAX_ATTEMPTS:
-        retry_in = backoff_seconds(attempt)
-    delivery = WebhookDelivery.objects.create(
-        job=job,
-        event=event,
-        url=url,
-        attempt=attempt,
-        status_code=status_code,
-        error=error,
-        duration_ms=duration_ms,
-        succeeded=succeeded,
-        next_retry_at=timezone.now() + timedelta(seconds=retry_in) if retry_in else None,
-    )
-    if not succeeded:
-        logger.info("webhook %s for %s attempt %s failed: %s", event, job.id, attempt, error)
-    return AttemptOutcome(delivery=delivery, retry_in=retry_in)
+    return AttemptResult(status_code=status_code, error=error, duration_ms=duration_ms)

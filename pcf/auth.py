@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
@@ -36,8 +37,6 @@ def client_from_header(header: str | None) -> ApiClient:
 
 
 async def aclient_from_header(header: str | None) -> ApiClient:
-    from asgiref.sync import sync_to_async
-
     return await sync_to_async(client_from_header)(header)
 
 

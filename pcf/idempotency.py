@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, Any, BinaryIO, cast
@@ -36,10 +38,13 @@ from pcf.exceptions import (
     IdempotencyKeyReused,
     PayloadTooLarge,
     PcfError,
+    ResponseTooLarge,
     Unauthenticated,
     ValidationError,
 )
 from pcf.models import ApiClient, IdempotencyRecord
+
+logger = logging.getLogger("pcf.idempotency")
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 MAX_KEY_LENGTH = 255
@@ -213,6 +218,46 @@ def idempotency_release(*, record_id: int) -> None:
     IdempotencyRecord.objects.filter(pk=record_id, status_code__isnull=True).delete()
 
 
+@dataclass
+class _Progress:
+    committed: bool = False
+
+
+# Set for the duration of an idempotent request; services say when work has committed.
+_progress: ContextVar[_Progress | None] = ContextVar("pcf_idempotent_progress", default=None)
+
+
+def note_committed() -> None:
+    """Record that part of the current request's work is committed (a no-op outside an
+    idempotent request). From then on its claim is kept whatever the answer: a retry
+    must replay, never apply that work twice."""
+    progress = _progress.get()
+    if progress is not None:
+        progress.committed = True
+
+
+def _internal_answer() -> HttpResponse:
+    return HttpResponse(
+        json.dumps(PcfError().as_dict(), separators=(",", ":")),
+        status=500,
+        content_type="application/json",
+    )
+
+
+def _within_budget(response: HttpResponseBase) -> HttpResponseBase:
+    """What the store keeps of `response`: itself, or, past PCF_RESPONSE_MAX_BYTES, a
+    small 413 saying so (the claim stays: the request ran, a retry must not run it)."""
+    size = len(response.content)  # type: ignore[attr-defined]
+    limit = int(settings.PCF_RESPONSE_MAX_BYTES)
+    if size <= limit:
+        return response
+    error = ResponseTooLarge(
+        f"The first answer to this request ({size} bytes) was larger than the "
+        f"{limit} bytes an answer may be kept; it ran, and its answer is not replayed"
+    )
+    return error_response(error)
+
+
 def replay_response(record: IdempotencyRecord) -> HttpResponse:
     response = HttpResponse(
         bytes(record.body),
@@ -273,17 +318,25 @@ def handle_idempotent(
     if claim.record is not None:
         return replay_response(claim.record)
     assert claim.record_id is not None
+    progress = _Progress()
+    token = _progress.set(progress)
     try:
         response = get_response(request)
     except BaseException:
-        idempotency_release(record_id=claim.record_id)
-        raise
-    if _worth_storing(response):
+        if not progress.committed:
+            idempotency_release(record_id=claim.record_id)
+            raise
+        logger.exception("idempotent request failed after committing work")
+        response = _internal_answer()
+    finally:
+        _progress.reset(token)
+    if _worth_storing(response) or (progress.committed and not response.streaming):
+        stored = _within_budget(response)
         idempotency_store(
             record_id=claim.record_id,
-            status_code=response.status_code,
-            content_type=response.get("Content-Type", ""),
-            body=response.content,  # type: ignore[attr-defined]
+            status_code=stored.status_code,
+            content_type=stored.get("Content-Type", ""),
+            body=stored.content,  # type: ignore[attr-defined]
         )
     else:
         idempotency_release(record_id=claim.record_id)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from pcf import embedded
@@ -37,7 +38,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_results",
-    "django_celery_beat",
     "axes",
     "strawberry_django",
     "pcf",
@@ -154,11 +154,18 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = env_int("PCF_TASK_TIME_LIMIT", 600)
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("PCF_TASK_SOFT_TIME_LIMIT", 540)
+# Above PCF_INFRA_WAIT_SECONDS plus a chunk's own time: a worker riding out a database
+# outage is not killed for it.
+CELERY_TASK_TIME_LIMIT = env_int("PCF_TASK_TIME_LIMIT", 900)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("PCF_TASK_SOFT_TIME_LIMIT", 840)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("PCF_VISIBILITY_TIMEOUT", 3600)}
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Celery's own scheduler: its schedule is static (settings) and kept in a local file, so
+# beat needs no database and rides out a PostgreSQL outage.
+CELERY_BEAT_SCHEDULER = "celery.beat:PersistentScheduler"
+CELERY_BEAT_SCHEDULE_FILENAME = env_str(
+    "PCF_BEAT_SCHEDULE_FILE", str(BASE_DIR / ".pcf-data" / "celerybeat-schedule")
+)
 
 # --- HTTPS (production sits behind TLS; local runs are plain HTTP on 127.0.0.1) ---------
 # PCF_HTTPS=true: the session and CSRF cookies are Secure and HSTS is sent.
@@ -220,6 +227,9 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "resources.graphql.openapi.add_graphql_path",
         "jobs.openapi.add_progress_path",  # the SSE stream, an async non-DRF view
+        "resources.openapi.document_resources",  # bodies and parameters as validated
+        "jobs.openapi.document_jobs",
+        "pcf.openapi.document_errors",  # last: every operation's error answers
     ],
 }
 
@@ -242,6 +252,13 @@ PCF_BATCH_MAX_OPERATIONS = env_int("PCF_BATCH_MAX_OPERATIONS", 1000)
 PCF_BATCH_MAX_DELETE_OPERATIONS = env_int("PCF_BATCH_MAX_DELETE_OPERATIONS", 5000)
 PCF_BATCH_MAX_GET_OPERATIONS = env_int("PCF_BATCH_MAX_GET_OPERATIONS", 500)
 PCF_BATCH_MAX_PARALLEL = env_int("PCF_BATCH_MAX_PARALLEL", 16)
+# Worker threads (each with a DB connection) of all `parallel` batches of one process:
+# half the web process's pool, so other requests always find a connection.
+PCF_BATCH_THREADS_MAX = env_int(
+    "PCF_BATCH_THREADS_MAX", max(2, env_int("PCF_DB_POOL_MAX", 20) // 2)
+)
+# A batch's `timeout_ms` is 1 to this (5 minutes); more is a 400 naming the option.
+PCF_BATCH_MAX_TIMEOUT_MS = env_int("PCF_BATCH_MAX_TIMEOUT_MS", 300_000)
 PCF_BULK_MAX_ITEMS = env_int("PCF_BULK_MAX_ITEMS", 10_000)
 PCF_BULK_SYNC_LIMIT = env_int("PCF_BULK_SYNC_LIMIT", 10_000)
 PCF_BULK_CHUNK_ROWS = env_int("PCF_BULK_CHUNK_ROWS", 1000)  # rows per bulk job chunk
@@ -252,6 +269,8 @@ PCF_JOB_MAX_CHUNKS = env_int("PCF_JOB_MAX_CHUNKS", 100_000)
 PCF_IMPORT_MAX_BYTES = env_int("PCF_IMPORT_MAX_BYTES", 2 * 1024**3)
 # One CSV record (a row with its quoted newlines), in UTF-8 bytes: past it, a 400 at upload.
 PCF_CSV_MAX_RECORD_BYTES = env_int("PCF_CSV_MAX_RECORD_BYTES", 1024**2)
+# An import that wrote at least this many rows runs ANALYZE on resources when it ends.
+PCF_ANALYZE_AFTER_ROWS = env_int("PCF_ANALYZE_AFTER_ROWS", 50_000)
 # A full batch (1,000 creates with 64 KiB metadata each) is ~64 MB of JSON.
 PCF_MAX_JSON_BODY_BYTES = env_int("PCF_MAX_JSON_BODY_BYTES", 100 * 1024**2)
 PCF_MAX_DECOMPRESSED_BYTES = env_int("PCF_MAX_DECOMPRESSED_BYTES", 100 * 1024**2)
@@ -260,17 +279,26 @@ PCF_MAX_DECOMPRESSED_BYTES = env_int("PCF_MAX_DECOMPRESSED_BYTES", 100 * 1024**2
 PCF_MAX_BODY_BYTES = env_int("PCF_MAX_BODY_BYTES", PCF_MAX_JSON_BODY_BYTES + 1024**2)
 PCF_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 PCF_JSON_MAX_DEPTH = env_int("PCF_JSON_MAX_DEPTH", 64)  # any JSON the API reads
+# Any one answer, uncompressed: batch results and GraphQL fields past it are 413
+# RESPONSE_TOO_LARGE, refused before they are built (pcf/budget.py).
+PCF_RESPONSE_MAX_BYTES = env_int("PCF_RESPONSE_MAX_BYTES", 32 * 1024**2)
+# Rows all the GET operations of one batch may answer together.
+PCF_BATCH_MAX_GET_ROWS = env_int("PCF_BATCH_MAX_GET_ROWS", 10_000)
 PCF_GRAPHQL_MAX_ALIASES = 500
 PCF_GRAPHQL_MAX_DEPTH = 10
+# Fragment spreads in one document once every spread is followed (each counted once per
+# fragment, memoised): 500 aliases each spreading a fragment that spreads one more fit.
+PCF_GRAPHQL_MAX_SPREADS = env_int("PCF_GRAPHQL_MAX_SPREADS", 1000)
 PCF_GRAPHQL_MAX_BYTES = env_int("PCF_GRAPHQL_MAX_BYTES", 1024**2)
 PCF_WEBHOOK_ALLOW_PRIVATE = env_bool("PCF_WEBHOOK_ALLOW_PRIVATE", False)
+# One webhook attempt, connect to last byte read, and how much of the answer is read.
 PCF_WEBHOOK_TIMEOUT_SECONDS = env_int("PCF_WEBHOOK_TIMEOUT_SECONDS", 10)
+PCF_WEBHOOK_MAX_ANSWER_BYTES = env_int("PCF_WEBHOOK_MAX_ANSWER_BYTES", 64 * 1024)
 PCF_WEBHOOK_MAX_ATTEMPTS = env_int("PCF_WEBHOOK_MAX_ATTEMPTS", 8)
-PCF_CHUNK_STALE_SECONDS = env_int("PCF_CHUNK_STALE_SECONDS", 300)
 # A job still being filled (an upload in progress) that has not changed for this long
 # lost its web process: the sweeper fails it, nothing written.
 PCF_UPLOAD_STALE_SECONDS = env_int("PCF_UPLOAD_STALE_SECONDS", 3600)
-PCF_SWEEP_INTERVAL_SECONDS = env_int("PCF_SWEEP_INTERVAL_SECONDS", 30)
+PCF_SWEEP_INTERVAL_SECONDS = env_int("PCF_SWEEP_INTERVAL_SECONDS", 5)
 
 # Django's own request-size guard would reject big multipart imports before PCF streams them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = PCF_MAX_JSON_BODY_BYTES
@@ -280,19 +308,51 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024**2
 # Chunks, webhooks and housekeeping run on separate queues, so a slow webhook target
 # never holds up imports (Procfile: one worker per queue group).
 CELERY_TASK_ROUTES = {
-    "jobs.tasks.run_chunk": {"queue": "chunks"},
-    "jobs.tasks.check_chunks": {"queue": "chunks"},
+    "jobs.tasks.run_dispatch": {"queue": "chunks"},
     "jobs.tasks.deliver_webhook": {"queue": "webhooks"},
     "jobs.tasks.sweep": {"queue": "celery"},
+    "jobs.tasks.purge": {"queue": "celery"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "celery"
+PCF_PURGE_HOUR_UTC = env_int("PCF_PURGE_HOUR_UTC", 3)
 CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "jobs.tasks.sweep", "schedule": float(PCF_SWEEP_INTERVAL_SECONDS)},
+    "jobs-purge": {
+        "task": "jobs.tasks.purge",
+        "schedule": crontab(minute=17, hour=PCF_PURGE_HOUR_UTC),
+    },
 }
 # A task interrupted by a lost worker goes back to the queue (chunk tasks are idempotent).
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-PCF_CHUNK_MAX_RETRIES = env_int("PCF_CHUNK_MAX_RETRIES", 5)  # transient DB errors
-PCF_CHUNK_MAX_ATTEMPTS = env_int("PCF_CHUNK_MAX_ATTEMPTS", 10)  # crashes included
+# Task results (admin) live as long as the jobs they belong to.
+PCF_JOB_RETENTION_DAYS = env_int("PCF_JOB_RETENTION_DAYS", 30)
+CELERY_RESULT_EXPIRES = PCF_JOB_RETENTION_DAYS * 24 * 3600
+# A handler exception (code or data error) is retried this often before its chunk is
+# recorded failed; infrastructure failures are waited out, never counted.
+PCF_CHUNK_MAX_RETRIES = env_int("PCF_CHUNK_MAX_RETRIES", 2)
+# Starts of one chunk (each stamped before it runs) before it is given up as poison:
+# it keeps killing its worker.
+PCF_CHUNK_MAX_ATTEMPTS = env_int("PCF_CHUNK_MAX_ATTEMPTS", 10)
+# How long a worker waits for PostgreSQL to come back before leaving its message to
+# the sweeper (kept below the task time limits).
+PCF_INFRA_WAIT_SECONDS = env_int("PCF_INFRA_WAIT_SECONDS", 420)
+# The window (jobs/engine/dispatch.py): messages in the broker per live worker process,
+# or a fixed size; at least PCF_DISPATCH_WINDOW_MIN.
+PCF_DISPATCH_PER_PROCESS = env_int("PCF_DISPATCH_PER_PROCESS", 2)
+PCF_DISPATCH_WINDOW = env_int("PCF_DISPATCH_WINDOW", 0)  # 0: from the workers' heartbeats
+PCF_DISPATCH_WINDOW_MIN = env_int("PCF_DISPATCH_WINDOW_MIN", 2)
+# One message applies up to this many consecutive ready chunks of a job, this many
+# units in all: each chunk keeps its own transaction, the message's cost (start,
+# refill, broker) is shared. 1,000-row chunks go 10 a message.
+PCF_DISPATCH_GROUP_CHUNKS = env_int("PCF_DISPATCH_GROUP_CHUNKS", 32)
+PCF_DISPATCH_GROUP_ROWS = env_int("PCF_DISPATCH_GROUP_ROWS", 10_000)
+# One tenant's messages in flight at most (0: no cap beyond fairness).
+PCF_TENANT_MAX_RUNNING_CHUNKS = env_int("PCF_TENANT_MAX_RUNNING_CHUNKS", 0)
+# A message nobody started this long after it was sent, and that the broker's queue
+# does not hold, is sent again; one started but no longer held by a worker this long, too.
+PCF_DISPATCH_START_TIMEOUT_SECONDS = env_int("PCF_DISPATCH_START_TIMEOUT_SECONDS", 15)
+PCF_DISPATCH_STALL_SECONDS = env_int("PCF_DISPATCH_STALL_SECONDS", 10)
+PCF_WORKER_HEARTBEAT_SECONDS = env_int("PCF_WORKER_HEARTBEAT_SECONDS", 10)
 PCF_WEBHOOK_BACKOFF_BASE_SECONDS = env_int("PCF_WEBHOOK_BACKOFF_BASE_SECONDS", 10)
 # Below the broker's visibility timeout, as Celery advises for countdowns on Redis.
 PCF_WEBHOOK_BACKOFF_MAX_SECONDS = env_int("PCF_WEBHOOK_BACKOFF_MAX_SECONDS", 900)

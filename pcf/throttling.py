@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import redis
@@ -10,6 +11,7 @@ from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from pcf.exceptions import RateLimited
 from pcf.models import ApiClient
 
 logger = logging.getLogger("pcf.throttling")
@@ -39,3 +41,21 @@ class TenantRateThrottle(SimpleRateThrottle):
         except (redis.RedisError, OSError):
             logger.warning("rate limit skipped: Redis unavailable")
             return True
+
+
+class _ClientOnly:
+    """What TenantRateThrottle reads of a request: its authenticated client."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.user = client
+
+
+def tenant_throttle(client: ApiClient) -> None:
+    """Count one request of `client` against PCF_RATE_LIMIT, for views outside DRF (the
+    GraphQL endpoint), in the same Redis counter as the REST endpoints.
+
+    Raises RateLimited (with Retry-After) when the tenant is over its rate."""
+    throttle = TenantRateThrottle()
+    if not throttle.allow_request(_ClientOnly(client), None):  # type: ignore[arg-type]
+        wait = throttle.wait() or 1
+        raise RateLimited(headers={"Retry-After": str(max(1, math.ceil(wait)))})

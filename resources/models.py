@@ -55,7 +55,14 @@ class Resource(models.Model):
                 fields=["tenant", "name"],
                 name="resource_live_tenant_name",
                 condition=Q(deleted_at__isnull=True),
-            )
+            ),
+            # List pages (keyset on seq within a tenant): a page costs the same at any
+            # depth and any tenant size (docs/benchmarks.md, "Reading back").
+            models.Index(
+                fields=["tenant", "seq"],
+                name="resource_live_tenant_seq",
+                condition=Q(deleted_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

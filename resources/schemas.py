@@ -61,6 +61,11 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def contains_nul(value: Any) -> bool:
+    """True when U+0000 is anywhere in a JSON value, keys included."""
+    return _has_nul(value)
+
+
 def _no_nul(value: str) -> str:
     # PostgreSQL text cannot hold U+0000: refuse it here instead of failing the INSERT (500).
     if "\x00" in value:

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 
-from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
 
+from pcf.budget import json_size
 from pcf.exceptions import NotFound, ValidationError
 from pcf.models import ApiClient
 from resources.filters import ResourceFilter, apply_filter
 from resources.models import Resource
 from resources.schemas import is_valid_id
+
+# Rows read at a time when each is admitted against a budget: at most this many rows
+# (64 KiB of metadata each at most) are loaded past the row that stops the read.
+ADMIT_CHUNK_ROWS = 50
 
 
 def live_resources(*, tenant: ApiClient) -> QuerySet[Resource]:
@@ -35,17 +41,42 @@ def resource_get(*, tenant: ApiClient, resource_id: str) -> Resource:
     return resource
 
 
-def resources_by_ids(*, tenant: ApiClient, ids: Iterable[str]) -> dict[str, Resource]:
-    """One query for many ids (GraphQL's DataLoader); missing ones are simply absent."""
+def resources_by_ids_within(
+    *, tenant: ApiClient, ids: Iterable[str], max_bytes: int
+) -> tuple[dict[str, Resource], bool]:
+    """The live resources among `ids` in one query (GraphQL's DataLoader), read in pieces
+    until their metadata passes `max_bytes`; missing ids are simply absent. Returns
+    what was read and whether it is all (False: stopped at the budget)."""
     wanted = [i for i in ids if is_valid_id(i)]
-    return {r.public_id: r for r in live_resources(tenant=tenant).filter(public_id__in=wanted)}
+    found: dict[str, Resource] = {}
+    read = 0
+    rows = live_resources(tenant=tenant).filter(public_id__in=wanted)
+    for resource in rows.iterator(chunk_size=ADMIT_CHUNK_ROWS):
+        read += json_size(resource.metadata)
+        if read > max_bytes:
+            return found, False
+        found[resource.public_id] = resource
+    return found, True
 
 
 def encode_cursor(seq: int) -> str:
     return base64.urlsafe_b64encode(f"s:{seq}".encode()).decode().rstrip("=")
 
 
+# A cursor is base64url("s:<digits>") without padding (at most 93 digits), spelt out
+# base64 group by base64 group: the OpenAPI document states this pattern, and a string
+# matching it is exactly a cursor this function accepts.
+_FIRST = "czo[w-z0-5]"  # "s:" and the first digit
+_HEAD = "(?:[MN][DTjz]|O[DT])"  # the first digit of a group, split over two characters
+_GROUP = f"{_HEAD}[AEIMQUYcgk][w-z0-5]"  # three more digits
+_TAIL = f"(?:[MN][AQgw]|O[AQ]|{_HEAD}[AEIMQUYcgk])"  # one or two digits at the end
+CURSOR_PATTERN = f"^{_FIRST}(?:{_GROUP}){{0,30}}{_TAIL}?$"
+_CURSOR_RE = re.compile(CURSOR_PATTERN)
+
+
 def decode_cursor(cursor: str) -> int:
+    if not _CURSOR_RE.fullmatch(cursor):
+        raise ValidationError(details=[{"field": "cursor", "message": "Invalid cursor"}])
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         kind, _, value = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
@@ -56,30 +87,48 @@ def decode_cursor(cursor: str) -> int:
         raise ValidationError(details=[{"field": "cursor", "message": "Invalid cursor"}]) from None
 
 
-def parse_limit(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return int(settings.PCF_PAGE_SIZE_DEFAULT)
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= settings.PCF_PAGE_SIZE_MAX:
-        raise ValidationError(
-            details=[{"field": "limit", "message": f"limit must be 1-{settings.PCF_PAGE_SIZE_MAX}"}]
-        )
-    return limit
+# The page as a range of the (tenant, seq) index of live rows: rows of `tenant` after
+# `after`, in seq order. Written as a row comparison with `tenant_id <= tenant`, not
+# `tenant_id = tenant AND seq > after`: with that, PostgreSQL may walk the primary key
+# from `after` and filter other tenants' rows out, one by one (the last page of a tenant
+# followed by a big one took 15 ms and 40,000 rows instead of 0.14 ms; test_list_plan).
+# Together the two conditions still mean `tenant_id = tenant` exactly.
+_AFTER = '("resources_resource"."tenant_id", "resources_resource"."seq") > (%s, %s)'
+
+
+def _keyset_page(queryset: QuerySet[Resource], tenant: ApiClient, after: int) -> QuerySet[Resource]:
+    # A constant SQL text; the values are parameters.
+    after_cursor = RawSQL(_AFTER, [tenant.pk, after], output_field=BooleanField())  # noqa: S611
+    return (
+        queryset.filter(deleted_at__isnull=True, tenant_id__lte=tenant.pk)
+        .filter(after_cursor)
+        .order_by("tenant_id", "seq")
+    )
 
 
 def resource_list(
-    *, tenant: ApiClient, spec: ResourceFilter, limit: int, cursor: str | None
+    *,
+    tenant: ApiClient,
+    spec: ResourceFilter,
+    limit: int,
+    cursor: str | None,
+    admit: Callable[[Resource], None] | None = None,
 ) -> tuple[list[Resource], str | None]:
     """One page in creation order, and the cursor of the next page (None at the end).
 
     Keyset pagination on the internal sequence: rows inserted while a client pages
-    never shift or repeat the rows it has not seen yet."""
-    queryset = apply_filter(live_resources(tenant=tenant), spec)
-    if cursor:
-        queryset = queryset.filter(seq__gt=decode_cursor(cursor))
-    rows = list(queryset.order_by("seq")[: limit + 1])
+    never shift or repeat the rows it has not seen yet. `admit` sees each row of the
+    page as it is read (in pieces, from a server-side cursor) and may raise to stop
+    reading: a response budget stops before the page is built."""
+    after = decode_cursor(cursor) if cursor else 0
+    page = _keyset_page(apply_filter(Resource.objects.all(), spec), tenant, after)[: limit + 1]
+    if admit is None:
+        rows = list(page)
+    else:
+        rows = []
+        for row in page.iterator(chunk_size=ADMIT_CHUNK_ROWS):
+            if len(rows) < limit:
+                admit(row)
+            rows.append(row)
     next_cursor = encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None
     return rows[:limit], next_cursor

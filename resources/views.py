@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from pcf.auth import tenant_of
 from pcf.exceptions import ValidationError
+from pcf.pagination import parse_limit
 from resources import selectors, services
 from resources.filters import FILTER_KEYS, parse_filter
 from resources.representation import resource_data
@@ -44,7 +45,7 @@ class ResourceCollectionView(APIView):
         rows, next_cursor = selectors.resource_list(
             tenant=tenant_of(request),
             spec=spec,
-            limit=selectors.parse_limit(paging["limit"]),
+            limit=parse_limit(paging["limit"]),
             cursor=paging["cursor"],
         )
         return Response(

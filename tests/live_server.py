@@ -1,6 +1,6 @@
-"""A real uvicorn process serving pcf.asgi against the test database, as deployed
-(DEBUG off, the bounded pool, pcf.bodyguard in front). For tests where timing, memory
-or the HTTP layer itself matters."""
+"""A real uvicorn process on the ASGI app (DEBUG off, the test database), for tests
+where timing, memory or the event loop matter. Use with `transactional_db`: the server
+is another process and sees committed rows only."""
 
 from __future__ import annotations
 
@@ -26,54 +26,51 @@ START_TIMEOUT_SECONDS = 60
 @dataclass(frozen=True)
 class LiveServer:
     base: str
-    port: int
     process: psutil.Process
+    port: int
 
     def rss_mb(self) -> float:
         return float(self.process.memory_info().rss) / 1024**2
 
 
-def free_port() -> int:
+def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
-def live_server(**env_overrides: str) -> Iterator[LiveServer]:
-    """Start uvicorn with the test database and `env_overrides`; stop it afterwards."""
-    port = free_port()
+def live_server(**env_extra: str) -> Iterator[LiveServer]:
+    """Start uvicorn with `env_extra` on top of the test environment; kill it after
+    (SIGKILL if SIGTERM is not honoured: a blocked event loop never handles it)."""
+    port = _free_port()
     env = {
         **os.environ,
         **_test_database_env(),
         "DEBUG": "false",
         "SECRET_KEY": "test-secret-key-for-a-live-server",
         "PCF_RATE_LIMIT": "",
-        **env_overrides,
+        **env_extra,
     }
     env.pop("PCF_DB_POOL", None)  # pcf.asgi turns the pool on by itself
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "pcf.asgi:application", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-    )  # fmt: skip
+    argv = [sys.executable, "-m", "uvicorn", "pcf.asgi:application", "--port", str(port)]
+    proc = subprocess.Popen([*argv, "--log-level", "warning"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
     try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:
             try:
-                httpx.get(f"{base}/healthz", timeout=2)
+                httpx.get(f"{base}/healthz", timeout=5)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("uvicorn did not start") from None
                 time.sleep(0.1)
-        yield LiveServer(base=base, port=port, process=psutil.Process(proc.pid))
+        yield LiveServer(base=base, process=psutil.Process(proc.pid), port=port)
     finally:
         proc.terminate()
         try:
-            proc.wait(15)
+            proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(5)
+            proc.wait(10)

@@ -9,12 +9,13 @@ and only see committed rows. Workers are shared by the whole session (start-up c
 Workers live only while tests ask for them: a test that does not request
 `celery_worker` first stops the session's workers (and beat), because a live worker
 consumes every chunk task any test dispatches, and would race a test that runs its
-chunks in-process with `services.chunk_run` (the chunk is locked or already done, so
+chunks in-process with `execution.chunk_run` (the chunk is locked or already done, so
 the in-process run skips it). The next test that asks starts fresh workers on a
 purged broker.
 
-`celery_beat` adds a beat process that runs the sweeper every second, with chunks
-counted stale after PCF_CHUNK_STALE_SECONDS=2 (set for every test worker).
+`celery_beat` adds a beat process that runs the sweeper every second, with window
+messages re-sent after PCF_DISPATCH_START_TIMEOUT_SECONDS / PCF_DISPATCH_STALL_SECONDS
+of 2 s (set for every test worker).
 
 Worker environment: DATABASE_URL naming the test database (or PCF_EMBEDDED_DB_NAME in
 embedded mode), REDIS_URL as the tests', PCF_WEBHOOK_ALLOW_PRIVATE=1 (receivers listen
@@ -51,9 +52,11 @@ WORKER_ENV = {
     "PCF_WEBHOOK_BACKOFF_BASE_SECONDS": "1",
     "PCF_WEBHOOK_BACKOFF_MAX_SECONDS": "4",
     "PCF_WEBHOOK_TIMEOUT_SECONDS": "5",
-    "PCF_CHUNK_STALE_SECONDS": "2",
+    "PCF_DISPATCH_START_TIMEOUT_SECONDS": "2",
+    "PCF_DISPATCH_STALL_SECONDS": "2",
     "PCF_SWEEP_INTERVAL_SECONDS": "1",
-    "PCF_CHUNK_MAX_RETRIES": "2",
+    "PCF_CHUNK_MAX_RETRIES": "1",
+    "PCF_WORKER_HEARTBEAT_SECONDS": "1",
 }
 
 
@@ -231,7 +234,11 @@ def celery_worker(_celery_workers: Workers, transactional_db: None) -> Workers:
 
 
 @pytest.fixture
-def celery_beat(celery_worker: Workers) -> Workers:
-    """Workers plus a beat process running the sweeper every second."""
+def celery_beat(celery_worker: Workers) -> Iterator[Workers]:
+    """Workers plus a beat process running the sweeper every second. Beat stops when
+    the test ends: a sweep running while the test database is flushed (one TRUNCATE of
+    every table) could deadlock with it."""
     celery_worker.start_beat()
-    return celery_worker
+    yield celery_worker
+    if celery_worker.beat is not None:
+        celery_worker.beat.stop()

@@ -12,7 +12,9 @@
   before commit, so TIMEOUT always means "not applied".
 - `parallel`: worker threads, each with its own database connection (closed when the
   thread ends), run independent steps at once; `depends_on` and references are
-  honoured by starting a step only after the steps it needs."""
+  honoured by starting a step only after the steps it needs. The threads of all
+  batches of a process are bounded (resources.batch.threads), so the connection pool
+  keeps room for other requests."""
 
 from __future__ import annotations
 
@@ -23,15 +25,19 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, OperationalError, connection, connections, transaction
 
+from pcf.budget import ResponseBudget
 from pcf.exceptions import PcfError, RolledBack, Skipped, Timeout
+from pcf.idempotency import note_committed
 from pcf.models import ApiClient
 from resources.batch.op_keys import op_fingerprint, op_key_claim, op_key_store
-from resources.batch.operations import OpResult, perform, perform_creates
+from resources.batch.operations import OpResult, created_size, perform, perform_creates
 from resources.batch.parsing import BatchOptions, Operation
 from resources.batch.references import PLACEHOLDER, resolve_body, resolve_text
 from resources.batch.routing import check_route
+from resources.batch.threads import batch_threads
 from resources.schemas import ResourceCreate, parse_create
 
 logger = logging.getLogger("pcf.batch")
@@ -113,6 +119,13 @@ def _database_failure(exc: DatabaseError) -> PcfError:
     return PcfError()
 
 
+def _unexpected(exc: Exception) -> PcfError:
+    # A bug in one operation is that operation's INTERNAL result: a 500 for the whole
+    # envelope would hide what earlier operations already committed.
+    logger.exception("batch operation failed unexpectedly", exc_info=exc)
+    return PcfError()
+
+
 class BatchRun:
     """One execution of a batch; see the module doc for the rules."""
 
@@ -125,6 +138,8 @@ class BatchRun:
         self.positions = {op.id: op.index for op in operations if op.error is None}
         self.results: list[OpResult | None] = [None] * len(operations)
         self.deadline = Deadline(options.timeout_ms)
+        # Shared by every operation: their answers together stay within the budget.
+        self.budget = ResponseBudget(max_rows=int(settings.PCF_BATCH_MAX_GET_ROWS))
         self.stopped = False
         self.timed_out = False
 
@@ -179,6 +194,7 @@ class BatchRun:
                     route=route,
                     body=body,
                     soft_delete=self.options.soft_delete,
+                    budget=self.budget,
                 )
                 self._check_deadline()
                 if record_id is not None:
@@ -188,6 +204,8 @@ class BatchRun:
             return OpResult.failure(error)
         except DatabaseError as exc:
             return OpResult.failure(_database_failure(exc))
+        except Exception as exc:
+            return OpResult.failure(_unexpected(exc))
 
     def _run_creates(self, indices: list[int]) -> dict[int, OpResult]:
         """Validate each create, then one INSERT for the valid ones. With stop-on-failure,
@@ -201,10 +219,15 @@ class BatchRun:
             if failure is None:
                 try:
                     body = resolve_body(op.body, self._lookup, self.positions)
-                    valid.append((index, parse_create(body)))
+                    spec = parse_create(body)
+                    # A create's answer is known before it runs: refused unwritten.
+                    self.budget.charge(created_size(spec))
+                    valid.append((index, spec))
                     continue
                 except PcfError as error:
                     failure = OpResult.failure(error)
+                except Exception as exc:
+                    failure = OpResult.failure(_unexpected(exc))
             done[index] = failure
             if stop:
                 break
@@ -234,6 +257,9 @@ class BatchRun:
         except DatabaseError as exc:
             failure = OpResult.failure(_database_failure(exc))
             return {**done, **{index: failure for index, _ in valid}}
+        except Exception as exc:
+            failure = OpResult.failure(_unexpected(exc))
+            return {**done, **{index: failure for index, _ in valid}}
         for (index, _), result in zip(valid, written, strict=False):
             done[index] = result
         return done
@@ -249,6 +275,8 @@ class BatchRun:
     def _record(self, done: dict[int, OpResult]) -> None:
         for index, result in done.items():
             self.results[index] = result
+            if result.ok and not self.options.atomic and self.operations[index].method != "GET":
+                note_committed()  # the request's Idempotency-Key must now outlive a 5xx
             if result.error is not None and isinstance(result.error, Timeout):
                 self.timed_out = True
             if not result.ok and self.options.stop_on_failure:
@@ -262,6 +290,16 @@ class BatchRun:
                 self.timed_out = True
                 return
             self._record(self.run_step(step))
+
+    def _run_with_slots(self) -> None:
+        workers = batch_threads.take(self.options.parallel)
+        if not workers:
+            self._run_sequential()  # every slot of this process is busy: no extra threads
+            return
+        try:
+            self._run_parallel(workers)
+        finally:
+            batch_threads.give_back(workers)
 
     def _run_parallel(self, workers: int) -> None:
         steps = plan_steps(self.operations)
@@ -369,8 +407,10 @@ class BatchRun:
         try:
             if self.options.atomic:
                 rolled_back = self._run_atomic()
+                if not rolled_back:
+                    note_committed()
             elif self.options.parallel > 1 and allow_threads and not connection.in_atomic_block:
-                self._run_parallel(self.options.parallel)
+                self._run_with_slots()
             else:
                 self._run_sequential()
         finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jobs.handlers import ChunkOutcome, register_chunk_handler
+from jobs.handlers import ChunkOutcome, Wording, register_chunk_handler
 from pcf.exceptions import RolledBack
 from resources.batch.executor import run_batch
 from resources.batch.parsing import BatchOptions, parse_operations
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from jobs.models import Chunk, Job
 
 
-@register_chunk_handler(JOB_TYPE)
+@register_chunk_handler(JOB_TYPE, wording=Wording(unit="operation", units="operations"))
 def batch_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     payload = chunk.payload or {}
     options = BatchOptions.from_json(payload.get("options") or {})

@@ -11,8 +11,10 @@ from typing import Any
 
 from django.conf import settings
 
+from jobs.webhooks import parse_webhook_option
+from pcf.bounds import BIGINT_MAX, bounded_int
 from pcf.exceptions import BatchTooLarge, PcfError, ValidationError
-from resources.batch.references import referenced_ids
+from resources.batch.references import check_indexes, referenced_ids
 from resources.batch.routing import check_route
 
 METHODS = ("GET", "POST", "PATCH", "DELETE")
@@ -82,13 +84,9 @@ def _bool(options: dict[str, Any], name: str, default: bool) -> bool:
     return value
 
 
-def _positive_int(options: dict[str, Any], name: str) -> int | None:
+def _bounded_int(options: dict[str, Any], name: str, high: int = BIGINT_MAX) -> int | None:
     value = options.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _bad(f"options.{name}", "Must be a positive integer")
-    return value
+    return None if value is None else bounded_int(value, field=f"options.{name}", high=high)
 
 
 _OPTION_KEYS = frozenset(
@@ -118,16 +116,16 @@ def parse_options(raw: Any) -> BatchOptions:
         )
     webhook = None
     if raw.get("webhook") is not None:
-        from jobs.webhooks import parse_webhook_option
-
         webhook = parse_webhook_option(raw["webhook"])
-    parallel = _positive_int(raw, "parallel") or 1
+    # `parallel` above the setting is lowered to it (documented), up to the bound every
+    # integer option has.
+    parallel = _bounded_int(raw, "parallel") or 1
     return BatchOptions(
         atomic=_bool(raw, "atomic", False),
         continue_on_error=_bool(raw, "continue_on_error", True),
         # Bounded: more threads than the setting would only queue on connections.
         parallel=min(parallel, int(settings.PCF_BATCH_MAX_PARALLEL)),
-        timeout_ms=_positive_int(raw, "timeout_ms"),
+        timeout_ms=_bounded_int(raw, "timeout_ms", int(settings.PCF_BATCH_MAX_TIMEOUT_MS)),
         suppress_success=_bool(raw, "suppress_success", False),
         soft_delete=_bool(raw, "soft_delete", False),
         run_async=_bool(raw, "async", False),
@@ -221,6 +219,7 @@ def _parse_one(op: Operation, raw: Any, positions: dict[str, int]) -> None:
     op.idempotency_key = key
     op.depends_on = tuple(depends_on)
 
+    check_indexes([op.path, op.body])
     # Dependencies: named ones plus every operation a reference points at.
     named = list(depends_on) + referenced_ids([op.path, op.body], positions)
     for dep in dict.fromkeys(named):

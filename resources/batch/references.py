@@ -19,6 +19,9 @@ from pcf.exceptions import ValidationError
 PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_-]{1,64})((?:\.[A-Za-z0-9_-]+)+)\}")
 
 Lookup = Callable[[str], Any]  # op id -> its result as {"status", "body"}
+# A list index in a reference (`{op1.body.data.3.id}`): a GET answers at most 500 rows,
+# so 6 digits is ample, and Python's int() refuses over 4,300 (a ValueError, once a 500).
+MAX_INDEX_DIGITS = 6
 
 
 def _strings(value: Any) -> list[str]:
@@ -41,17 +44,42 @@ def referenced_ids(values: list[Any], known: Mapping[str, int]) -> list[str]:
     ]
 
 
+def check_indexes(values: list[Any]) -> None:
+    """Raise VALIDATION_ERROR for a reference whose numeric key has too many digits."""
+    for text in (s for value in values for s in _strings(value)):
+        for match in PLACEHOLDER.finditer(text):
+            for key in match.group(2)[1:].split("."):
+                if key.isdigit() and len(key) > MAX_INDEX_DIGITS:
+                    raise ValidationError(
+                        details=[
+                            {
+                                "field": "reference",
+                                "message": f"{match.group(0)[:80]}: a list index has at most "
+                                f"{MAX_INDEX_DIGITS} digits",
+                            }
+                        ]
+                    )
+
+
 def _walk(result: Any, placeholder: str, keys: list[str]) -> Any:
     value = result
     for key in keys:
         if isinstance(value, dict) and key in value:
             value = value[key]
-        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+        elif (
+            isinstance(value, list)
+            and key.isdigit()
+            and len(key) <= MAX_INDEX_DIGITS
+            and int(key) < len(value)
+        ):
             value = value[int(key)]
         else:
             raise ValidationError(
                 details=[
-                    {"field": "reference", "message": f"{placeholder} does not resolve ({key!r})"}
+                    {
+                        "field": "reference",
+                        "message": f"{placeholder[:80]} does not resolve ({key[:80]!r})",
+                    }
                 ]
             )
     return value

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.db import transaction
 
+from jobs.representation import job_accepted
+from jobs.services import ChunkInput, job_submit
 from pcf.models import ApiClient
 from resources.batch.executor import run_batch
 from resources.batch.parsing import (
@@ -53,19 +55,12 @@ def batch_enqueue(
 ) -> dict[str, Any]:
     """One `batch` job with one chunk: the batch keeps its order, its dependencies and,
     when atomic, its single transaction inside the chunk's."""
-    from jobs.representation import job_accepted
-    from jobs.services import job_add_chunk, job_create, job_start
-
-    job = job_create(
-        tenant=tenant, type=JOB_TYPE, options=options.as_json(), webhook=options.webhook
+    payload = {"operations": operations, "options": options.as_json()}
+    job = job_submit(
+        tenant=tenant,
+        type=JOB_TYPE,
+        options=options.as_json(),
+        webhook=options.webhook,
+        chunks=[ChunkInput(row_count=len(operations), payload=payload)],
     )
-    job_add_chunk(
-        job=job,
-        seq=0,
-        row_offset=0,
-        row_count=len(operations),
-        payload={"operations": operations, "options": options.as_json()},
-        dispatch=False,
-    )
-    job_start(job=job, total=len(operations))
     return job_accepted(job)

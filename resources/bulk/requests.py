@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs.webhooks import parse_webhook_option
+from pcf.bounds import bounded_int
 from pcf.exceptions import ValidationError
 from resources.filters import ResourceFilter, parse_filter
 from resources.schemas import ResourcePatch, parse_patch
@@ -75,8 +76,11 @@ def parse_options(raw: Any, *, allowed: tuple[str, ...]) -> BulkOptions:
         if key in options and not isinstance(options[key], bool):
             problems.append({"field": f"options.{key}", "message": "Must be true or false"})
     limit = options.get("limit")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        problems.append({"field": "options.limit", "message": "Must be a positive integer"})
+    if limit is not None:
+        try:  # LIMIT is a bigint in SQL: a bigger number was a 500
+            bounded_int(limit, field="options.limit")
+        except ValidationError as error:
+            problems.extend(error.details)
     if problems:
         raise ValidationError("Invalid options", details=problems)
     webhook = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -19,6 +19,8 @@ from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from jobs.models import Job
+from jobs.services import ChunkInput, job_submit
 from pcf.models import ApiClient
 from resources.bulk import sql
 from resources.bulk.requests import BulkDeleteRequest, BulkUpdateRequest
@@ -27,9 +29,6 @@ from resources.merge import merge_patch
 from resources.models import Resource
 from resources.schemas import ResourcePatch, check_metadata
 from resources.selectors import live_resources
-
-if TYPE_CHECKING:
-    from jobs.models import Job
 
 
 def chunk_rows() -> int:
@@ -269,20 +268,14 @@ def _start_job(
     options: dict[str, Any],
     webhook: dict[str, Any] | None,
 ) -> Job:
-    from jobs.services import job_add_chunk, job_create, job_start
-
-    job = job_create(tenant=tenant, type=job_type, options=options, webhook=webhook)
     ranges = plan_ranges(tenant=tenant, spec=spec, limit=limit, rows_per_chunk=chunk_rows())
-    offset = 0
-    for seq, (first, last, rows) in enumerate(ranges):
-        job_add_chunk(
-            job=job,
-            seq=seq,
-            row_offset=offset,
-            row_count=rows,
-            payload={**payload, "first_seq": first, "last_seq": last},
-            dispatch=False,
-        )
-        offset += rows
-    job_start(job=job, total=offset)
-    return job
+    return job_submit(
+        tenant=tenant,
+        type=job_type,
+        options=options,
+        webhook=webhook,
+        chunks=(
+            ChunkInput(row_count=rows, payload={**payload, "first_seq": first, "last_seq": last})
+            for first, last, rows in ranges
+        ),
+    )

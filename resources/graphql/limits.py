@@ -1,4 +1,5 @@
-"""Document limits, all checked before anything executes.
+"""Document limits, all checked before anything executes, in a worker thread (the view
+is async: a costly document must never hold up the event loop of the web process).
 
 - nesting pre-scan on the raw text, so a pathological document never reaches the
   recursive-descent parser (which would hit Python's recursion limit);
@@ -6,41 +7,45 @@
   where they are spread), refused as BATCH_TOO_LARGE like an oversized REST batch;
 - depth at most PCF_GRAPHQL_MAX_DEPTH, counted as nested selection sets: every field
   selection, inline fragment and fragment spread adds a level, introspection included
-  (our schema has no recursive types, so nested inline fragments are the only way deep);
+  (our schema has no recursive types, so nested fragments are the only way deep);
+- at most PCF_GRAPHQL_MAX_SPREADS fragment spreads once every spread is followed;
+  aliases, depth and spreads are computed once per fragment (resources.graphql.shape),
+  so a fragment bomb costs its size, not the 10^9 spreads it expands to;
 - at most MAX_REPEATED_FIELDS selections of one response name in one selection set
   (inline fragments merged in): graphql-core compares such fields pairwise, and 1,000
   `__typename` would spend its whole validation budget and fail as a bare
   "Validation aborted."; refused as BATCH_TOO_LARGE before validation starts;
 - introspection only when DEBUG.
-The byte-size cap is checked in the view, before the body is even parsed as JSON."""
+A document refused by these limits answers 400 (the view reads the request's mark).
+The byte-size cap and the request's shape are checked in the view, before all this."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from graphql import (
     DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
     InlineFragmentNode,
-    OperationDefinitionNode,
     SelectionSetNode,
-    ValidationContext,
-    ValidationRule,
     Visitor,
+    parse,
     visit,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
-from strawberry.extensions.max_aliases import count_fields_with_alias
+from strawberry.schema.schema import validate_document
 
-from pcf.exceptions import BatchTooLarge, ValidationError
+from pcf.exceptions import BatchTooLarge, PcfError, ValidationError
+from resources.graphql.shape import FragmentCycle, fragment_costs, operation_costs
+
+T = TypeVar("T")
 
 # Brackets of any kind (selection sets, object and list literals) nested deeper than this
 # are refused unread. Generous: depth 10 plus a 10-level metadata literal fits easily.
@@ -54,113 +59,53 @@ MAX_REPEATED_FIELDS = 100
 class TextShape:
     nesting: int  # deepest nesting of {, [ and (
     aliases: int  # `name:` outside arguments and variable definitions: aliases
+    spreads: int  # `...Name` as written
 
 
-def text_shape(query: str) -> TextShape:
-    """One linear pass over a GraphQL document, skipping strings and comments.
+# What the pre-scan looks at; everything else (names, numbers, spaces) is skipped by the
+# regex engine in C, so a 1 MB document costs milliseconds, not a Python loop per char.
+_TOKENS = re.compile(
+    r"""
+      (?P<comment>\#[^\n\r]*)
+    | (?P<block>\"\"\"(?:\\\"\"\"|(?!\"\"\")[\s\S])*(?:\"\"\"|\Z))
+    | (?P<string>"(?:\\.|[^"\\\n\r])*"?)
+    | (?P<spread>\.\.\.[\s,]*(?!on(?![_0-9A-Za-z]))[_A-Za-z])
+    | (?P<open>[{\[(])
+    | (?P<close>[}\])])
+    | (?P<colon>:)
+    """,
+    re.VERBOSE,
+)
 
-    Every colon outside (...) and [...] is an alias, so `aliases` is a lower bound of the
-    exact count (fragments spread twice count twice there): refusing on it is safe, and
-    costs microseconds where parsing and validating a 1 MB document costs seconds."""
-    depth = deepest = aliases = 0
+
+def text_shape(query: str, *, max_aliases: int, max_spreads: int) -> TextShape:
+    """One linear pass over a GraphQL document, skipping strings and comments; it stops
+    as soon as a count passes its limit (the caller refuses the document then).
+
+    Every colon outside (...) and [...] is an alias and every `...Name` a spread, so
+    both are lower bounds of the exact counts (fragments spread twice count twice
+    there): refusing on them is safe, and costs microseconds where parsing and
+    validating a 1 MB document costs seconds."""
+    depth = deepest = aliases = spreads = 0
     in_args = 0  # depth inside ( ) and [ ]
-    i, n = 0, len(query)
-    while i < n:
-        ch = query[i]
-        if ch == "#":
-            end = query.find("\n", i)
-            i = n if end < 0 else end
-        elif query.startswith('"""', i):
-            end = query.find('"""', i + 3)
-            while end > 0 and query[end - 1] == "\\":  # \""" is an escaped quote triple
-                end = query.find('"""', end + 3)
-            i = n if end < 0 else end + 3
-            continue
-        elif ch == '"':
-            i += 1
-            while i < n and query[i] not in '"\n':
-                i += 2 if query[i] == "\\" else 1
-        elif ch in "{[(":
+    for match in _TOKENS.finditer(query):
+        kind = match.lastgroup
+        if kind == "open":
             depth += 1
             deepest = max(deepest, depth)
-            in_args += ch != "{"
-        elif ch in "}])":
+            in_args += match.group() != "{"
+        elif kind == "close":
             depth -= 1
-            in_args -= ch != "}"
-        elif ch == ":" and in_args <= 0:
-            aliases += 1
-        i += 1
-    return TextShape(nesting=deepest, aliases=aliases)
-
-
-def _error(message: str, code: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": code, "details": []})
-
-
-class AliasLimitRule(ValidationRule):
-    def __init__(self, context: ValidationContext) -> None:
-        super().__init__(context)
-        document = context.document
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        total = sum(
-            count_fields_with_alias(d, fragments)
-            for d in document.definitions
-            if isinstance(d, OperationDefinitionNode)
-        )
-        limit = settings.PCF_GRAPHQL_MAX_ALIASES
-        if total > limit:
-            context.report_error(
-                _error(
-                    f"The document has {total} aliases; at most {limit} are allowed",
-                    "BATCH_TOO_LARGE",
-                )
-            )
-
-
-def selection_depth(
-    selection_set: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    seen: frozenset[str] = frozenset(),
-) -> int:
-    """Nested selection sets below and including this one (0 for a leaf)."""
-    if selection_set is None:
-        return 0
-    deepest = 0
-    for node in selection_set.selections:
-        if isinstance(node, FieldNode | InlineFragmentNode):
-            deepest = max(deepest, selection_depth(node.selection_set, fragments, seen))
-        elif isinstance(node, FragmentSpreadNode):
-            name = node.name.value
-            fragment = fragments.get(name)
-            if fragment is not None and name not in seen:  # cycles: NoFragmentCycles reports
-                deepest = max(
-                    deepest, selection_depth(fragment.selection_set, fragments, seen | {name})
-                )
-    return 1 + deepest
-
-
-class DepthLimitRule(ValidationRule):
-    def __init__(self, context: ValidationContext) -> None:
-        super().__init__(context)
-        document = context.document
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        limit = settings.PCF_GRAPHQL_MAX_DEPTH
-        for definition in document.definitions:
-            if isinstance(definition, OperationDefinitionNode):
-                depth = selection_depth(definition.selection_set, fragments)
-                if depth > limit:
-                    name = definition.name.value if definition.name else "anonymous"
-                    context.report_error(
-                        _error(
-                            f"Operation {name!r} is nested {depth} levels deep; "
-                            f"at most {limit} are allowed",
-                            "VALIDATION_ERROR",
-                        )
-                    )
+            in_args -= match.group() != "}"
+        elif kind == "colon":
+            aliases += in_args <= 0
+        elif kind == "spread":
+            spreads += 1
+        else:
+            continue
+        if deepest > MAX_TEXT_NESTING or aliases > max_aliases or spreads > max_spreads:
+            break
+    return TextShape(nesting=deepest, aliases=aliases, spreads=spreads)
 
 
 def _response_names(selection_set: SelectionSetNode) -> Iterator[str]:
@@ -200,32 +145,103 @@ def check_repeated_fields(document: DocumentNode) -> None:
         )
 
 
+def check_costs(document: DocumentNode) -> None:
+    """Refuse a document past the alias, depth or spread limits, fragments included."""
+    try:
+        fragments = fragment_costs(document)
+    except FragmentCycle as cycle:
+        raise ValidationError(f"Cannot spread fragment {cycle.name!r} within itself") from None
+    max_aliases = settings.PCF_GRAPHQL_MAX_ALIASES
+    max_depth = settings.PCF_GRAPHQL_MAX_DEPTH
+    max_spreads = settings.PCF_GRAPHQL_MAX_SPREADS
+    definitions = [
+        *((f"Operation {name!r}", cost) for name, cost in operation_costs(document, fragments)),
+        *((f"Fragment {name!r}", cost) for name, cost in fragments.items()),
+    ]
+    for what, cost in definitions:
+        if cost.aliases > max_aliases:
+            raise BatchTooLarge(
+                f"The document has {_count(cost.aliases)} aliases; at most {max_aliases} "
+                "are allowed"
+            )
+        if cost.depth > max_depth:
+            raise ValidationError(
+                f"{what} is nested {_count(cost.depth)} levels deep; "
+                f"at most {max_depth} are allowed"
+            )
+        if cost.spreads > max_spreads:
+            raise BatchTooLarge(
+                f"{what} spreads fragments {_count(cost.spreads)} times once expanded; "
+                f"at most {max_spreads} spreads are allowed"
+            )
+
+
+def _count(value: int) -> str:
+    return f"{value}" if value < 10**9 else "over 1000000000"
+
+
+def parse_checked(query: str) -> DocumentNode:
+    """Parse `query` within every limit above; raises PcfError or GraphQLError (syntax)."""
+    max_aliases = settings.PCF_GRAPHQL_MAX_ALIASES
+    max_spreads = settings.PCF_GRAPHQL_MAX_SPREADS
+    shape = text_shape(query, max_aliases=max_aliases, max_spreads=max_spreads)
+    if shape.nesting > MAX_TEXT_NESTING:
+        raise ValidationError(
+            f"The document nests brackets more than {MAX_TEXT_NESTING} levels deep"
+        )
+    if shape.aliases > max_aliases:
+        raise BatchTooLarge(
+            f"The document has at least {shape.aliases} aliases; at most {max_aliases} are allowed"
+        )
+    if shape.spreads > max_spreads:
+        raise BatchTooLarge(
+            f"The document has at least {shape.spreads} fragment spreads; at most "
+            f"{max_spreads} spreads are allowed"
+        )
+    document = parse(query)
+    check_costs(document)
+    check_repeated_fields(document)
+    return document
+
+
 class DocumentLimits(SchemaExtension):
-    """Adds the rules above to every operation (read from settings at request time)."""
+    """Parses and validates each operation in a worker thread, within the limits above."""
 
     def on_operation(self) -> Iterator[None]:
-        rules: list[Any] = [AliasLimitRule, DepthLimitRule]
         if not settings.DEBUG:
-            rules.append(NoSchemaIntrospectionCustomRule)
+            context = self.execution_context
+            rules = (*context.validation_rules, NoSchemaIntrospectionCustomRule)
+            context.validation_rules = rules
+        yield
+
+    async def on_parse(self) -> AsyncIterator[None]:
         context = self.execution_context
-        context.validation_rules = (*context.validation_rules, *rules)
+        if context.graphql_document is None and context.query:
+            try:
+                context.graphql_document = await _in_thread(parse_checked, context.query)
+            except PcfError:
+                _mark_refused(context.context)
+                raise
         yield
 
-    def on_validate(self) -> Iterator[None]:
-        document = self.execution_context.graphql_document
-        if document is not None:
-            check_repeated_fields(document)
+    async def on_validate(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.pre_execution_errors is None:
+            # Strawberry skips its own (same) validation when errors are already set.
+            context.pre_execution_errors = await _in_thread(
+                validate_document, context.schema._schema, document, context.validation_rules
+            )
         yield
 
-    def on_parse(self) -> Iterator[None]:
-        shape = text_shape(self.execution_context.query or "")
-        if shape.nesting > MAX_TEXT_NESTING:
-            raise ValidationError(
-                f"The document nests brackets more than {MAX_TEXT_NESTING} levels deep"
-            )
-        limit = settings.PCF_GRAPHQL_MAX_ALIASES
-        if shape.aliases > limit:
-            raise BatchTooLarge(
-                f"The document has {shape.aliases} aliases; at most {limit} are allowed"
-            )
-        yield
+
+def _in_thread(func: Callable[..., T], *args: Any) -> Awaitable[T]:
+    # Not Django's thread-sensitive single thread: these touch no database, and the
+    # request's own sync work must not queue behind another request's validation.
+    return sync_to_async(func, thread_sensitive=False)(*args)
+
+
+def _mark_refused(context: Any) -> None:
+    request = getattr(context, "request", None)
+    if request is not None:
+        request.pcf_document_refused = True

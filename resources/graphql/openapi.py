@@ -54,7 +54,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["query"],
         "properties": {
-            "query": {"type": "string", "description": "The GraphQL document."},
+            "query": {"type": "string", "minLength": 1, "description": "The GraphQL document."},
             "variables": {
                 "type": "object",
                 "nullable": True,

@@ -17,6 +17,7 @@ from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from pcf.budget import json_size
 from pcf.exceptions import ValidationError
 from resources import services
 from resources.bulk.requests import parse_bulk_delete
@@ -24,6 +25,7 @@ from resources.bulk.services import bulk_delete
 from resources.graphql.context import PcfContext
 from resources.graphql.errors import is_expected
 from resources.graphql.limits import DocumentLimits
+from resources.graphql.requests import MAX_BATCHED_OPERATIONS
 from resources.graphql.types import (
     DATETIME_Z,
     BulkDeleteError,
@@ -36,10 +38,6 @@ from resources.graphql.types import (
     given,
 )
 
-# Operations per batched request (a JSON array of operations); each still obeys the
-# per-document limits, so one request does at most this many times their work.
-MAX_BATCHED_OPERATIONS = 10
-
 PcfInfo = Info[PcfContext, None]
 
 
@@ -48,7 +46,10 @@ class Query:
     @strawberry.field(description="One live resource of your tenant, or null.")
     async def resource(self, info: PcfInfo, id: strawberry.ID) -> ResourceNode | None:
         found = await info.context.resources.load(str(id))
-        return None if found is None else ResourceNode.of(found)
+        if found is None:
+            return None
+        info.context.budget.charge_read(info, [found])
+        return ResourceNode.of(found)
 
     @strawberry.field(
         description="The live resources among `ids`, in the order asked, unknown ids left "
@@ -61,8 +62,10 @@ class Query:
                 details=[{"field": "ids", "message": f"At most {limit} ids per query"}]
             )
         unique = list(dict.fromkeys(str(i) for i in ids))
-        found = await info.context.resources.load_many(unique)
-        return [ResourceNode.of(r) for r in found if r is not None]
+        loaded = await info.context.resources.load_many(unique)
+        found = [r for r in loaded if r is not None]
+        info.context.budget.charge_read(info, found)
+        return [ResourceNode.of(r) for r in found]
 
 
 # Every root field is nullable: one alias's failure nulls that alias only, never `data`.
@@ -73,7 +76,9 @@ class Mutation:
         self, info: PcfInfo, input: CreateResourceInput
     ) -> ResourcePayload | None:
         tenant = info.context.tenant
+        info.context.budget.before_write()
         resource = await sync_to_async(services.resource_create)(tenant=tenant, data=given(input))
+        info.context.budget.after_write(info, [resource])
         info.context.resources.prime(resource.public_id, resource, force=True)
         return ResourcePayload(resource=ResourceNode.of(resource))
 
@@ -82,9 +87,11 @@ class Mutation:
         self, info: PcfInfo, id: strawberry.ID, input: UpdateResourceInput
     ) -> ResourcePayload | None:
         tenant = info.context.tenant
+        info.context.budget.before_write()
         resource = await sync_to_async(services.resource_update)(
             tenant=tenant, resource_id=str(id), data=given(input)
         )
+        info.context.budget.after_write(info, [resource])
         info.context.resources.prime(resource.public_id, resource, force=True)
         return ResourcePayload(resource=ResourceNode.of(resource))
 
@@ -103,7 +110,9 @@ class Mutation:
         if limit is not None:
             options["limit"] = limit
         request = parse_bulk_delete({"filter": given(filter), "options": options})
+        info.context.budget.before_write()
         outcome = await sync_to_async(bulk_delete)(tenant=info.context.tenant, request=request)
+        info.context.budget.budget.spend(json_size(outcome.deleted_ids))
         info.context.resources.clear_all()  # deleted rows must not load from the cache
         return BulkDeletePayload(
             deleted_count=len(outcome.deleted_ids),

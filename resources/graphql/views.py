@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from cross_web import HTTPException
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -19,9 +20,11 @@ from strawberry.types import ExecutionResult
 
 from pcf.auth import aclient_from_header
 from pcf.errors import error_response
-from pcf.exceptions import MethodNotAllowed, Unauthenticated
+from pcf.exceptions import MethodNotAllowed, PcfError, RateLimited, Unauthenticated
+from pcf.throttling import tenant_throttle
 from resources.graphql.context import PcfContext, resource_loader
 from resources.graphql.errors import format_error, request_error
+from resources.graphql.requests import check_request_shape
 
 _STATUS_CODES = {400: "VALIDATION_ERROR", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
@@ -68,6 +71,11 @@ class PcfGraphQLView(AsyncGraphQLView[PcfContext, None]):
             )
             refusal["Allow"] = "POST"
             return refusal
+        try:
+            # One request counts once, however many batched operations it holds.
+            await sync_to_async(tenant_throttle)(tenant)
+        except RateLimited as exc:
+            return self._error(exc.http_status, exc.code, exc.message, exc.headers)
         limit = settings.PCF_GRAPHQL_MAX_BYTES
         if _body_size(request) > limit or len(request.body) > limit:
             return self._error(
@@ -75,14 +83,35 @@ class PcfGraphQLView(AsyncGraphQLView[PcfContext, None]):
             )
         request.pcf_tenant = tenant  # type: ignore[attr-defined]
         try:
-            return await self.run(request=request)
+            response = await self.run(request=request)
         except HTTPException as exc:
             code = _STATUS_CODES.get(exc.status_code, "VALIDATION_ERROR")
             return self._error(exc.status_code, code, exc.reason)
+        if getattr(request, "pcf_document_refused", False) and response.status_code == 200:
+            # A document past the alias, depth or spread limits ran nothing: a 400.
+            response.status_code = 400
+        return response
 
     @staticmethod
-    def _error(status: int, code: str, message: str) -> JsonResponse:
-        return JsonResponse(request_error(message, code), status=status)
+    def _error(
+        status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> JsonResponse:
+        return JsonResponse(request_error(message, code), status=status, headers=headers)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """The body as JSON, refused (400) unless it is a GraphQL request or a batch of
+        them; strawberry would answer `[]` with 200 and `"query"` with a 500."""
+        try:
+            decoded = json.loads(data)
+        except RecursionError:  # nested past the C scanner's stack
+            raise HTTPException(400, "The request body nests too deeply") from None
+        except ValueError:
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+        try:
+            check_request_shape(decoded)
+        except PcfError as exc:
+            raise HTTPException(400, exc.message) from None
+        return decoded
 
     async def get_context(self, request: HttpRequest, response: HttpResponse) -> PcfContext:
         tenant = request.pcf_tenant  # type: ignore[attr-defined]

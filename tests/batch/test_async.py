@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from jobs.engine.execution import chunk_run
 from jobs.models import Chunk, Job
-from jobs.services import chunk_run
 from resources.models import Resource
 from tests.batch.conftest import create, post_batch
 

@@ -5,18 +5,16 @@ from __future__ import annotations
 from django.db import transaction
 from django.test import override_settings
 
-from jobs.services import job_add_chunk, job_create
+from jobs.models import Chunk
 from resources.bulk.handlers import bulk_delete_chunk, bulk_update_chunk
 from resources.models import Resource
 from tests.factories import ResourceFactory
+from tests.jobs.helpers import make_job
 
 
 def _chunk(tenant, job_type, payload):
-    job = job_create(tenant=tenant.client_model, type=job_type, options={})
-    chunk = job_add_chunk(
-        job=job, seq=0, row_offset=0, row_count=0, payload=payload, dispatch=False
-    )
-    return job, chunk
+    job = make_job(tenant.client_model, [payload], handler="", type=job_type, start=False)
+    return job, Chunk.objects.get(job=job)
 
 
 def test_update_chunk_stays_in_its_seq_range_and_tenant(tenant, other_tenant):

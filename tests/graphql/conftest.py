@@ -21,6 +21,14 @@ class Gql:
         assert response.status_code == 200, response.content
         return response.json()
 
+    def refused(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A document past the limits: 400 in GraphQL shape, nothing run."""
+        response = self.raw({"query": query, "variables": variables})
+        assert response.status_code == 400, response.content
+        body: dict[str, Any] = response.json()
+        assert body["data"] is None
+        return body
+
 
 @pytest.fixture
 def gql(tenant: Tenant) -> Gql:

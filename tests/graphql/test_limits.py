@@ -29,7 +29,7 @@ def test_500_aliases_are_allowed(gql):
 
 def test_501_aliases_are_refused_before_execution(gql):
     # when: 501 aliased creates
-    body = gql(_creates(501))
+    body = gql.refused(_creates(501))
     # then: nothing ran
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "BATCH_TOO_LARGE"
@@ -45,7 +45,7 @@ def test_aliases_inside_fragments_count(gql):
         f" fragment F on Resource {{ {fields} }}"
     )
     # when
-    body = gql(doc)
+    body = gql.refused(doc)
     # then
     assert body["errors"][0]["extensions"]["code"] == "BATCH_TOO_LARGE"
 
@@ -67,7 +67,7 @@ def test_depth_10_is_allowed(gql):
 
 def test_depth_11_is_refused(gql):
     # when
-    body = gql(_nested(9))
+    body = gql.refused(_nested(9))
     # then
     assert body["data"] is None
     error = body["errors"][0]
@@ -77,7 +77,7 @@ def test_depth_11_is_refused(gql):
 
 def test_pathological_nesting_is_refused_unparsed(gql):
     # when: nesting that would exhaust the recursive parser
-    body = gql(_nested(5000))
+    body = gql.refused(_nested(5000))
     # then: a clear refusal, not an internal error
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"

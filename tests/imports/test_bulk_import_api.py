@@ -9,7 +9,7 @@ from django.test import override_settings
 
 from jobs.models import Job, JobError
 from resources.models import Resource
-from tests.imports.conftest import run_chunks
+from tests.imports.helpers import run_chunks
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from jobs.models import Chunk, Job, JobError
 from resources.models import Resource
-from tests.imports.conftest import COOKBOOK_CSV, COOKBOOK_OPTIONS, run_chunks, upload
+from tests.imports.helpers import COOKBOOK_CSV, COOKBOOK_OPTIONS, run_chunks, upload
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 
 from jobs.models import Job, JobError
 from resources.models import Resource
-from tests.imports.conftest import COOKBOOK_CSV, COOKBOOK_OPTIONS, upload
+from tests.imports.helpers import COOKBOOK_CSV, COOKBOOK_OPTIONS, upload
 from tests.waiting import wait_finished
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

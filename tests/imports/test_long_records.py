@@ -11,10 +11,12 @@ import pytest
 
 from jobs.models import Job, JobError
 from resources.models import Resource
-from tests.imports.conftest import run_chunks, upload
+from tests.imports.helpers import run_chunks, upload
 from tests.resources.helpers import assert_error
 
-pytestmark = [pytest.mark.django_db]
+# Transactional: the engine fails a job whose input breaks off only outside a caller's
+# transaction (as a request is), which the default test transaction would hide.
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 BIG_CELL = "v" * (200 * 1024)  # over Python's csv field limit (128 KiB) by default
 

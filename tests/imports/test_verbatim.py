@@ -28,7 +28,7 @@ from jobs.models import Chunk, Job, JobError
 from resources.bulk_write import resources_copy_verbatim
 from resources.models import Resource
 from tests.conftest import Tenant
-from tests.imports.conftest import run_chunks, upload
+from tests.imports.helpers import run_chunks, upload
 from tests.waiting import wait_finished
 
 pytestmark = pytest.mark.django_db
@@ -587,6 +587,6 @@ def test_checked_strict_chunks_go_verbatim_and_store_what_the_general_path_store
     # then: verbatim exactly when nothing needs rewriting, and the same values either way
     assert (job.status, job.successful) == ("completed", len(rows))
     assert copies == (0 if escape else 1)
-    memo = Chunk.objects.get(job=job).payload
-    assert memo == (None if escape else {"verbatim_rows": len(rows)})
+    # (the check's memo went with the chunk's input: a done chunk keeps none)
+    assert Chunk.objects.filter(job=job, payload__isnull=False).count() == 0
     assert stored(tenant) == stored(other_tenant)

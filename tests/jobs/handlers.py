@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from django.db import OperationalError
 
+from jobs.engine import lifecycle
 from jobs.handlers import (
     CheckOutcome,
     ChunkOutcome,
@@ -56,11 +57,50 @@ def create_rows(job: Job, chunk: Chunk) -> ChunkOutcome:
     )
 
 
+def runs_key(job_id: str, seq: int) -> str:
+    return f"pcf:test:chunk-runs:{job_id}:{seq}"
+
+
+def _rows_together(job: Job, chunks: list[Chunk]) -> list[ChunkOutcome] | None:
+    """test.grouped's group handler: every chunk's names in one insert. Declines when a
+    payload says so; raises (after writing) when a name is "explode"."""
+    if any((c.payload or {}).get("decline") for c in chunks):
+        return None
+    specs = [
+        parse_create({"name": name, "type": "document"})
+        for c in chunks
+        for name in (c.payload or {})["names"]
+    ]
+    resources_insert_many(tenant=job.tenant, specs=specs)
+    if any(s.name == "explode" for s in specs):
+        raise ValueError("explode (test)")
+    redis_client().incr(f"pcf:test:together:{job.id}")
+    redis_client().expire(f"pcf:test:together:{job.id}", 300)
+    return [ChunkOutcome(successful=len((c.payload or {})["names"]), failed=0) for c in chunks]
+
+
+@register_chunk_handler("test.grouped", group=_rows_together)
+def grouped_one(job: Job, chunk: Chunk) -> ChunkOutcome:
+    """test.grouped one chunk at a time: its names, one insert."""
+    names = [n for n in (chunk.payload or {})["names"] if n != "explode"]
+    resources_insert_many(
+        tenant=job.tenant, specs=[parse_create({"name": n, "type": "document"}) for n in names]
+    )
+    return ChunkOutcome(successful=len(names), failed=0)
+
+
 @register_chunk_handler("test.flaky")
 def flaky(job: Job, chunk: Chunk) -> ChunkOutcome:
-    """Fails like a serialization failure on its first `fail_times` attempts."""
-    if chunk.attempts <= int((chunk.payload or {}).get("fail_times", 1)):
-        raise OperationalError("could not serialize access due to concurrent update (test)")
+    """Raises on its first `fail_times` runs (counted in Redis, since the engine does
+    not count infrastructure failures as attempts): a database error like a dropped
+    connection (`"error": "database"`, the default) or a code error (`"code"`)."""
+    payload = chunk.payload or {}
+    runs = redis_client().incr(runs_key(job.id, chunk.seq))
+    redis_client().expire(runs_key(job.id, chunk.seq), 300)
+    if runs <= int(payload.get("fail_times", 1)):
+        if payload.get("error", "database") == "code":
+            raise KeyError("secret-internal-detail (test)")
+        raise OperationalError("server closed the connection unexpectedly (test)")
     return ChunkOutcome(successful=chunk.row_count, failed=0)
 
 
@@ -115,14 +155,13 @@ def check_while_cancelled(job: Job, chunk: Chunk) -> CheckOutcome:
 
     from django.db import connection as thread_connection
 
-    from jobs import services
     from jobs.models import Job as JobModel
 
     def cancel() -> None:
         try:
             current = JobModel.objects.get(pk=job.pk)
             if not current.is_finished:
-                services.job_cancel(job=current)
+                lifecycle.job_cancel(job=current)
         finally:
             thread_connection.close()
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from jobs import services
+from jobs.engine import execution
 from jobs.models import Chunk, JobError
-from tests.jobs.conftest import make_job
+from tests.jobs.helpers import make_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_job_list_and_page_render(admin_client, tenant) -> None:
     # given a finished job with an error row
     job = make_job(tenant.client_model, [{"names": ["a", "bad-b"]}])
-    services.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
+    execution.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
     # when an operator opens the list (filtered) and the job page
     listing = admin_client.get("/admin/jobs/job/?status__exact=completed")
     page = admin_client.get(f"/admin/jobs/job/{job.pk}/change/")
@@ -36,8 +36,8 @@ def test_rerun_failed_chunks_then_cancel_action(admin_client, tenant) -> None:
     # given a job whose first chunk failed
     job = make_job(tenant.client_model, [{"names": ["a", "b"]}, {"names": ["c"]}])
     first, second = Chunk.objects.filter(job=job).order_by("seq")
-    services.chunk_record_failure(chunk_id=first.pk, message="database error: boom")
-    services.chunk_run(chunk_id=second.pk)
+    execution.record_failure(chunk_id=first.pk, message="database error: boom")
+    execution.chunk_run(chunk_id=second.pk)
     job.refresh_from_db()
     assert (job.status, job.failed) == ("failed", 2)
     # when the operator re-runs its failed chunks
@@ -47,7 +47,7 @@ def test_rerun_failed_chunks_then_cancel_action(admin_client, tenant) -> None:
     # then the chunk is pending again with its counts undone, and running it completes the job
     job.refresh_from_db()
     assert (job.status, job.processed, job.failed) == ("processing", 1, 0)
-    services.chunk_run(chunk_id=first.pk)
+    execution.chunk_run(chunk_id=first.pk)
     job.refresh_from_db()
     assert (job.status, job.processed, job.successful, job.failed) == ("completed", 3, 3, 0)
     # and the cancel action cancels a running job

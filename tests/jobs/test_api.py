@@ -8,10 +8,10 @@ import io
 
 import pytest
 
-from jobs import services
+from jobs.engine import execution, lifecycle
 from jobs.handlers import RowError
 from jobs.models import Chunk
-from tests.jobs.conftest import make_job
+from tests.jobs.helpers import make_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def run_all_chunks(job) -> None:
     # Runs the chunks in this process: the same service the worker task calls.
     for chunk in Chunk.objects.filter(job=job).order_by("seq"):
-        services.chunk_run(chunk_id=chunk.pk)
+        execution.chunk_run(chunk_id=chunk.pk)
     job.refresh_from_db()
 
 
@@ -49,7 +49,7 @@ def test_job_object_has_the_cookbook_shape(tenant) -> None:
 def test_estimated_completion_comes_from_the_measured_rate(tenant) -> None:
     # given a job half done
     job = make_job(tenant.client_model, [{"names": ["a"]}, {"names": ["b"]}])
-    services.chunk_run(chunk_id=Chunk.objects.get(job=job, seq=0).pk)
+    execution.chunk_run(chunk_id=Chunk.objects.get(job=job, seq=0).pk)
     # when it is read
     body = tenant.api.get(f"/v1/jobs/{job.id}").json()
     # then it is processing, 50 %, with an estimate in the future
@@ -105,7 +105,7 @@ def test_errors_are_paginated_with_row_field_message_values(tenant) -> None:
 def test_errors_csv_neutralises_spreadsheet_formulas(tenant) -> None:
     # given a failed job whose error cells start like formulas
     job = make_job(tenant.client_model, [], start=False)
-    services.job_fail(
+    lifecycle.job_fail(
         job=job,
         message="strict validation failed",
         errors=[
@@ -154,7 +154,7 @@ def test_cancel_a_queued_job_and_conflict_when_finished(tenant) -> None:
     # then it is cancelled and its chunk never runs
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
     assert Chunk.objects.get(job=job).status == "cancelled"
-    assert services.chunk_run(chunk_id=Chunk.objects.get(job=job).pk).startswith("skipped")
+    assert execution.chunk_run(chunk_id=Chunk.objects.get(job=job).pk).startswith("skipped")
     # and a second cancel is a 409 CONFLICT
     again = tenant.api.post(f"/v1/jobs/{job.id}/cancel")
     assert again.status_code == 409 and again.json()["error"]["code"] == "CONFLICT"
@@ -164,9 +164,9 @@ def test_a_chunk_already_done_is_never_applied_twice(tenant) -> None:
     # given a chunk that ran
     job = make_job(tenant.client_model, [{"names": ["a", "b"]}, {"names": ["c"]}])
     chunk = Chunk.objects.get(job=job, seq=0)
-    services.chunk_run(chunk_id=chunk.pk)
+    execution.chunk_run(chunk_id=chunk.pk)
     # when its task is delivered again (redelivery, sweeper)
-    outcome = services.chunk_run(chunk_id=chunk.pk)
+    outcome = execution.chunk_run(chunk_id=chunk.pk)
     # then nothing happens
     assert outcome.startswith("skipped")
     job.refresh_from_db()

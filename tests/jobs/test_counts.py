@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from jobs import progress, services
+from jobs import progress
+from jobs.engine import execution
 from jobs.models import Chunk, Job
 from jobs.webhooks import parse_webhook_option, payload_for
 from pcf.redis import redis_client
-from tests.imports.conftest import run_chunks, upload
-from tests.jobs.conftest import make_job
+from tests.imports.helpers import run_chunks, upload
 from tests.jobs.handlers import written_key
+from tests.jobs.helpers import make_job
 from tests.waiting import wait_for
 
 COUNT_KEYS = ("successful", "failed", "skipped")
@@ -28,7 +29,7 @@ def _counts(body: dict[str, Any]) -> tuple[int, ...]:
 
 def _run_chunk_in_thread(chunk_id: int) -> None:
     try:
-        services.chunk_run(chunk_id=chunk_id)
+        execution.chunk_run(chunk_id=chunk_id)
     finally:
         connection.close()  # the thread's own connection
 
@@ -79,7 +80,7 @@ def test_async_batch_skipped_operations_agree_everywhere(tenant) -> None:
     job_id = accepted.json()["job_id"]
     # when its chunk runs (in-process: the service the worker task calls)
     for chunk in Chunk.objects.filter(job_id=job_id).order_by("seq"):
-        services.chunk_run(chunk_id=chunk.pk)
+        execution.chunk_run(chunk_id=chunk.pk)
     # then /results meta, progress, summary and the webhook payload all say 1 / 1 / 1
     meta = tenant.api.get(f"/v1/jobs/{job_id}/results").json()["meta"]
     body = tenant.api.get(f"/v1/jobs/{job_id}").json()
@@ -134,7 +135,7 @@ def test_cancel_during_a_running_chunk_counts_it_and_finishes_after_it(
 def test_summary_is_derived_from_the_counters(tenant) -> None:
     # given a finished job
     job = make_job(tenant.client_model, [{"names": ["a", "bad-b"]}])
-    services.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
+    execution.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
     job.refresh_from_db()
     # when its counters change afterwards (an operator's re-run would do this)
     Job.objects.filter(pk=job.pk).update(successful=2, failed=0)
@@ -156,11 +157,11 @@ def test_sweeper_settles_a_cancelled_job_whose_running_chunk_died(tenant) -> Non
 
     from django.utils import timezone
 
-    from jobs import sweeper
+    from jobs.engine import sweeper
 
     job = make_job(tenant.client_model, [{"names": ["a"]}, {"names": ["b"]}])
     first, second = Chunk.objects.filter(job=job).order_by("seq")
-    services.chunk_run(chunk_id=first.pk)
+    execution.chunk_run(chunk_id=first.pk)
     long_ago = timezone.now() - timedelta(hours=1)
     Chunk.objects.filter(pk=second.pk).update(attempts=1, last_attempt_at=long_ago)
     Job.objects.filter(pk=job.pk).update(status="cancelled")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from jobs.engine import execution
 from jobs.models import Chunk, ChunkStatus, JobError
 from jobs.representation import job_summary
 from resources.models import Resource
-from tests.jobs.conftest import make_job
+from tests.jobs.helpers import make_job
 from tests.waiting import wait_finished, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -139,35 +140,42 @@ def test_cancel_stops_chunks_not_yet_started(tenant, celery_worker) -> None:
     assert again.json()["error"]["code"] == "CONFLICT"
 
 
-def test_transient_database_error_is_retried(tenant, celery_worker) -> None:
-    # given a chunk that hits a serialization failure on its first attempt
-    job = make_job(tenant.client_model, [{"rows": 4, "fail_times": 1}], handler="test.flaky")
+def test_database_errors_pause_a_chunk_and_never_fail_it(tenant, celery_worker) -> None:
+    # given a chunk whose first three runs lose their database connection
+    from pcf.redis import redis_client
+    from tests.jobs.handlers import runs_key
+
+    job = make_job(tenant.client_model, [{"rows": 4, "fail_times": 3}], handler="test.flaky")
     # when it runs
-    job = wait_finished(job)
-    # then the retry applied it once
+    job = wait_finished(job, timeout=60)
+    # then it was run again until it got through, applied once, and none of those runs
+    # counted as an attempt (they were not the chunk's fault)
     assert job.status == "completed"
-    assert (job.processed, job.successful) == (4, 4)
-    assert Chunk.objects.get(job=job).attempts == 2
+    assert (job.processed, job.successful, job.failed) == (4, 4, 0)
+    assert int(redis_client().get(runs_key(job.id, 0))) == 4
+    assert Chunk.objects.get(job=job).attempts == 1
 
 
-def test_persistent_database_error_becomes_a_chunk_failure(tenant, celery_worker) -> None:
-    # given a chunk that always fails with a database error (workers retry twice)
+def test_a_code_error_fails_its_chunk_after_retries_with_a_reference(tenant, celery_worker) -> None:
+    # given a chunk whose handler always raises (workers retry it once)
     job = make_job(
         tenant.client_model,
-        [{"rows": 3, "fail_times": 99}, {"rows": 2, "fail_times": 0}],
+        [{"rows": 3, "fail_times": 99, "error": "code"}, {"rows": 2, "fail_times": 0}],
         handler="test.flaky",
     )
-    # when the retries are exhausted
+    # when its retries are exhausted
     job = wait_finished(job, timeout=60)
-    # then the chunk is failed with a clear message, the other chunk counted, the job failed
+    # then the chunk is failed, the other chunk counted, the job failed
     assert job.status == "failed"
     assert "1 chunk(s) could not be applied" in job.message
     assert (job.processed, job.successful, job.failed) == (5, 2, 3)
     failed = Chunk.objects.get(job=job, seq=0)
     assert failed.status == ChunkStatus.FAILED
-    assert "database error" in failed.error and "serialize" in failed.error
+    # and what the tenant sees names a reference, never the exception's internals
     error = JobError.objects.get(job=job)
     assert error.code == "INTERNAL" and "rows 1-3" in error.message
+    assert "reference ref_" in error.message and "secret-internal-detail" not in error.message
+    assert "secret-internal-detail" not in failed.error
 
 
 def test_handler_fail_job_ends_the_job_failed_keeping_its_writes(tenant, celery_worker) -> None:
@@ -186,11 +194,9 @@ def test_a_test_without_workers_is_not_raced_by_the_sessions_workers(tenant) -> 
     # when this test starts a job: its chunk task is sent to the broker on commit
     import time
 
-    from jobs import services
-
     job = make_job(tenant.client_model, [{"names": ["a"]}])
     time.sleep(1.0)
     # then no worker took the chunk, and running it in-process applies it
     chunk = Chunk.objects.get(job=job)
     assert (chunk.status, chunk.attempts) == (ChunkStatus.PENDING, 0)
-    assert services.chunk_run(chunk_id=chunk.pk).startswith("done")
+    assert execution.chunk_run(chunk_id=chunk.pk).startswith("done")

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from jobs.models import JobError
-from tests.jobs.conftest import make_job
+from tests.jobs.helpers import make_job
 from tests.live_server import live_server
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -13,8 +13,9 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 
 import pcf.asgi
-from jobs import services, sse
-from tests.jobs.conftest import make_job
+from jobs import sse
+from jobs.engine import lifecycle
+from tests.jobs.helpers import make_job
 from tests.waiting import wait_finished
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -72,7 +73,7 @@ def test_sse_sends_ordered_progress_then_complete_and_resumes(tenant, celery_wor
         # when a client listens, then the job starts
         listening = asyncio.create_task(stream(job.id, tenant.token))
         await asyncio.sleep(0.5)
-        await closing(services.job_start)(job=job, total=12)
+        await closing(lifecycle.job_start)(job=job, total=12)
         return await listening
 
     response = asyncio.run(scenario())
@@ -195,7 +196,7 @@ def test_sse_heartbeats_and_many_streams_share_no_threads(tenant, settings) -> N
         # started may take a moment to wind down: wait for it)
         await until(lambda: threading.active_count() - threads_before < 10)
         # when the job then finishes (cancelled)
-        await closing(services.job_cancel)(job=job)
+        await closing(lifecycle.job_cancel)(job=job)
         await asyncio.gather(*(s.task for s in streams))
         return streams
 
@@ -261,7 +262,7 @@ def test_sse_stream_ends_after_its_lifetime_and_resumes(tenant, settings) -> Non
     assert {e["event"] for e in first.events} <= {"progress"}
     # and a reconnect (Last-Event-ID, as EventSource sends it) gets the rest once the
     # job has finished
-    services.job_cancel(job=job)
+    lifecycle.job_cancel(job=job)
     resumed = asyncio.run(stream(job.id, tenant.token, **{"Last-Event-ID": "0"}))
     assert [e["event"] for e in parse_events(resumed.text)][-1] == "error"
 

@@ -14,7 +14,7 @@ import redis
 from django.conf import settings
 
 from jobs import progress
-from tests.jobs.conftest import make_job
+from tests.jobs.helpers import make_job
 from tests.live_server import LiveServer, live_server
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -1,4 +1,4 @@
-"""Chunk task results: written by chunk_run in the chunk's own transaction
+"""Chunk task results: written by the engine in the chunk's own transaction
 (jobs/task_results.py), read back through django-celery-results like any other."""
 
 from __future__ import annotations
@@ -7,14 +7,14 @@ import pytest
 from celery.result import AsyncResult
 from django_celery_results.models import TaskResult
 
-from jobs.models import Chunk, ChunkStatus
-from jobs.tasks import run_chunk
-from tests.jobs.conftest import make_job
+from jobs.models import Chunk, ChunkStatus, Dispatch
+from jobs.tasks import run_dispatch
+from tests.jobs.helpers import make_job
 from tests.waiting import wait_finished
 
 
 def _result(chunk: Chunk) -> AsyncResult:
-    return AsyncResult(chunk.task_id, app=run_chunk.app)
+    return AsyncResult(chunk.task_id, app=run_dispatch.app)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -32,8 +32,8 @@ def test_each_chunk_task_leaves_its_result_row_as_the_backend_would(tenant, cele
             else "done: 1 ok, 0 failed, 0 skipped"
         )
         row = TaskResult.objects.get(task_id=chunk.task_id)
-        assert row.task_name == "jobs.tasks.run_chunk"
-        assert row.task_args == f'"({chunk.pk},)"'
+        assert row.task_name == "jobs.tasks.run_dispatch"
+        assert row.task_args.startswith('"(') and row.task_args.endswith(',)"')
         assert row.task_kwargs == '"{}"'
         assert row.worker and "@" in row.worker
         assert row.meta == '{"children": []}'
@@ -42,28 +42,35 @@ def test_each_chunk_task_leaves_its_result_row_as_the_backend_would(tenant, cele
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
-def test_a_failing_chunk_task_stores_failure_through_the_backend(tenant, celery_worker):
+def test_a_failing_chunk_records_a_reference_not_its_internals(tenant, celery_worker):
     job = wait_finished(make_job(tenant.client_model, [{"rows": 3}], handler="test.broken"))
     assert job.status == "failed"
     chunk = Chunk.objects.get(job=job)
     assert chunk.status == ChunkStatus.FAILED
     result = _result(chunk)
-    assert result.status == "FAILURE"
-    assert "broken handler (test)" in str(result.result)
+    assert str(result.result).startswith("failed: internal error (reference ref_")
+    # the tenant sees the reference; the exception's text is only in the worker's log
+    (error,) = job.errors.all()
+    assert "reference ref_" in error.message
+    assert "broken handler" not in error.message and "ValueError" not in error.message
+    reference = error.message.rsplit("reference ", 1)[1].rstrip(")")
+    assert any(reference in w.output() for w in celery_worker.workers)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_second_delivery_updates_the_same_row_with_what_it_did(tenant):
-    job = make_job(tenant.client_model, [{"names": ["a"]}])
+    job = make_job(tenant.client_model, [{"names": ["a"]}])  # its commit fills the window
     chunk = Chunk.objects.get(job=job)
-    run_chunk.apply(args=(chunk.pk,), task_id=chunk.task_id)
+    message = Dispatch.objects.get(job=job)
+    assert message.task_id == chunk.task_id
+    run_dispatch.apply(args=(message.pk,), task_id=chunk.task_id)
     assert TaskResult.objects.get(task_id=chunk.task_id).result == (
         '"done: 1 ok, 0 failed, 0 skipped"'
     )
     # when the same message is delivered again (e.g. after a lost ack)
-    run_chunk.apply(args=(chunk.pk,), task_id=chunk.task_id)
+    run_dispatch.apply(args=(message.pk,), task_id=chunk.task_id)
     # then the chunk is not applied twice and the one row says so
     row = TaskResult.objects.get(task_id=chunk.task_id)
-    assert row.result == '"skipped: not pending, or running elsewhere"'
+    assert row.result == '"skipped: finished already, or running elsewhere"'
     assert TaskResult.objects.filter(task_id=chunk.task_id).count() == 1
     assert tenant.client_model.resource_set.count() == 1

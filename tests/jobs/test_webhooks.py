@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from jobs.models import WebhookDelivery
-from jobs.webhooks import parse_webhook_option, webhook_attempt
+from jobs.engine import outbox
+from jobs.models import Job, WebhookDelivery, WebhookMessage
+from jobs.webhooks import parse_webhook_option
 from pcf.exceptions import ValidationError
-from tests.jobs.conftest import make_job
+from tests.jobs.helpers import make_job
 from tests.waiting import wait_finished, wait_for
 
 
@@ -114,7 +115,7 @@ def test_receiver_gets_a_correctly_signed_payload(
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_failing_receiver_is_retried_with_backoff(
-    tenant, celery_worker, receiver_factory, allow_private_webhooks
+    tenant, celery_beat, receiver_factory, allow_private_webhooks
 ) -> None:
     # given a receiver that fails twice, then accepts
     receiver = receiver_factory([500, 503, 200])
@@ -137,8 +138,12 @@ def test_failing_receiver_is_retried_with_backoff(
     gap2 = (attempts[2].created_at - attempts[1].created_at).total_seconds()
     assert gap1 >= 0.9 and gap2 >= 1.9
     assert len(receiver.requests) == 3
-    # the same event each time
+    # the same event and body each time, under one delivery id, each signed anew
+    assert {r["body"] for r in receiver.requests} == {receiver.requests[0]["body"]}
     assert {json.loads(r["body"])["event"] for r in receiver.requests} == {"bulk_import.completed"}
+    message = WebhookMessage.objects.get(job=job)
+    assert {r["headers"]["X-PCF-Delivery-ID"] for r in receiver.requests} == {str(message.pk)}
+    assert (message.status, message.attempts) == ("delivered", 3)
 
 
 @pytest.mark.django_db
@@ -171,26 +176,34 @@ def test_private_target_is_refused_at_delivery_after_dns(
     # given a stored webhook whose name resolves to loopback (e.g. DNS changed since)
     receiver = receiver_factory([200])
     settings.PCF_WEBHOOK_ALLOW_PRIVATE = False
-    job = make_job(tenant.client_model, [], start=False)
-    job.webhook = {
-        "url": receiver.url.replace("127.0.0.1", "localhost"),
-        "events": ["completed"],
-        "headers": {},
-    }
-    job.status = "completed"
-    job.save()
+    job = _finished_with_webhook(
+        tenant,
+        {"url": receiver.url.replace("127.0.0.1", "localhost"), "events": ["completed"]},
+    )
     # when it is delivered
-    outcome = webhook_attempt(job=job, event="bulk_import.completed", attempt=1)
+    message = outbox.enqueue(job)
+    assert message is not None
+    outbox.deliver(str(message.pk))
     # then nothing is sent, the refusal is recorded, and it is not retried
     assert receiver.requests == []
-    assert outcome.delivery.error.startswith("refused:")
-    assert outcome.retry_in is None
+    (attempt,) = WebhookDelivery.objects.filter(job=job)
+    assert attempt.error.startswith("refused:") and attempt.next_retry_at is None
+    message.refresh_from_db()
+    assert message.status == "failed"
+
+
+def _finished_with_webhook(tenant: Any, webhook: dict[str, Any]) -> Job:
+    job = make_job(tenant.client_model, [], start=False)
+    job.webhook = {"headers": {}, **webhook}
+    job.status = "completed"
+    job.save()
+    return job
 
 
 @pytest.mark.django_db
 def test_caller_headers_cannot_override_reserved_ones(settings) -> None:
     settings.PCF_WEBHOOK_ALLOW_PRIVATE = True
-    for name in ("Host", "content-type", "Content-Length", "X-PCF-Signature"):
+    for name in ("Host", "content-type", "Content-Length", "X-PCF-Signature", "X-PCF-Delivery-ID"):
         # when a caller sets a reserved header, then it is refused
         with pytest.raises(ValidationError):
             parse_webhook_option({"url": "http://127.0.0.1/x", "headers": {name: "x"}})
@@ -203,19 +216,28 @@ def test_stored_reserved_headers_are_still_overridden_at_delivery(
     # given a webhook stored with reserved headers (older data, or written around the parser)
     settings.PCF_WEBHOOK_ALLOW_PRIVATE = True
     receiver = receiver_factory([200])
-    job = make_job(tenant.client_model, [], start=False)
-    job.webhook = {
-        "url": receiver.url,
-        "events": ["completed"],
-        "headers": {"X-PCF-Signature": "forged", "Content-Type": "text/plain", "X-Ok": "1"},
-    }
-    job.save()
+    job = _finished_with_webhook(
+        tenant,
+        {
+            "url": receiver.url,
+            "events": ["completed"],
+            "headers": {
+                "X-PCF-Signature": "forged",
+                "X-PCF-Delivery-ID": "forged",
+                "Content-Type": "text/plain",
+                "X-Ok": "1",
+            },
+        },
+    )
     # when it is delivered
-    webhook_attempt(job=job, event="bulk_import.completed", attempt=1)
+    message = outbox.enqueue(job)
+    assert message is not None
+    outbox.deliver(str(message.pk))
     # then PCF's values win and the caller's other headers pass
     headers = receiver.requests[0]["headers"]
     assert headers["Content-Type"] == "application/json"
     assert headers["X-PCF-Signature"] != "forged"
+    assert headers["X-PCF-Delivery-ID"] == str(message.pk)
     assert verify(
         tenant.client_model.webhook_secret, headers["X-PCF-Signature"], receiver.requests[0]["body"]
     )

@@ -51,3 +51,30 @@ def test_procfile_declares_web_worker_beat_flower_and_release() -> None:
     worker = shlex.split(entries["worker"])
     assert "chunks" in worker[worker.index("-Q") + 1].split(",")
     assert "pcf.flower" in entries["flower"]  # refuses to start without user:password
+
+
+LONG_RUNNING = ("web", "worker", "webhooks", "beat", "flower")
+
+
+def test_every_long_running_service_comes_back_by_itself() -> None:
+    # compose: a restart policy on each long-running service, none on the one-off migrate
+    services = _compose()["services"]
+    for name in ("postgres", "redis", *LONG_RUNNING):
+        assert services[name].get("restart") in ("unless-stopped", "always"), name
+    assert services["migrate"].get("restart") == "no"
+    # Procfile: `make run` respawns each long-running process (PCF_RESPAWN)
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    entries = dict(line.split(":", 1) for line in lines if line.strip())
+    for name in LONG_RUNNING:
+        assert "${PCF_RESPAWN:-}" in entries[name], name
+    assert "PCF_RESPAWN := $(abspath $(PY)) -m pcf.respawn --" in (ROOT / "Makefile").read_text()
+
+
+def test_beat_needs_no_database() -> None:
+    # Celery's own scheduler keeps its (static) schedule in a file: beat rides out a
+    # PostgreSQL outage (django-celery-beat's DatabaseScheduler exits with it).
+    from django.conf import settings
+
+    assert settings.CELERY_BEAT_SCHEDULER == "celery.beat:PersistentScheduler"
+    assert "django_celery_beat" not in settings.INSTALLED_APPS
+    assert {"jobs-sweep", "jobs-purge"} <= set(settings.CELERY_BEAT_SCHEDULE)

@@ -264,6 +264,7 @@ CONTRACT = {
     "CONFLICT": 409,
     "PAYLOAD_TOO_LARGE": 413,
     "BATCH_TOO_LARGE": 413,
+    "RESPONSE_TOO_LARGE": 413,  # v1.1: an answer past the response budget
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "IDEMPOTENCY_KEY_REUSED": 422,
     "RATE_LIMITED": 429,

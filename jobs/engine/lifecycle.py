@@ -1,0 +1,254 @@
+"""A job's life from outside: submit (create, store its chunks in pages, seal), cancel,
+fail, re-run failed chunks. Nothing here runs a chunk: sealing a job makes its chunks
+ready, and the window (jobs.engine.dispatch) takes them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from jobs import progress
+from jobs.engine import checks, dispatch, ledger
+from jobs.handlers import RowError, is_registered, job_types
+from jobs.models import ACTIVE_STATUSES, Chunk, ChunkStatus, Job, JobError, JobStatus
+from pcf.db import commit_without_flush
+from pcf.exceptions import Conflict, PcfError, ValidationError
+from pcf.models import ApiClient
+
+# Chunks are stored in pages of this many (or this much text): one COPY and one commit
+# per page, so a submission of any size holds one page in memory, never every chunk.
+STAGE_PAGE_CHUNKS = 16
+STAGE_PAGE_CHARS = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ChunkInput:
+    """One chunk's input: a JSON payload, or text (e.g. CSV records), and how many of
+    the job's units it holds."""
+
+    row_count: int
+    payload: Any = None
+    payload_text: str | None = None
+
+
+def job_create(
+    *,
+    tenant: ApiClient,
+    type: str,
+    options: dict[str, Any],
+    webhook: dict[str, Any] | None = None,
+    handler: str = "",
+) -> Job:
+    """Return a new `queued` job; nothing runs until it is sealed (job_start).
+    `type` must be a registered job kind (jobs.handlers); `webhook` an option already
+    checked by jobs.webhooks.parse_webhook_option; `handler` picks a chunk handler other
+    than the one registered for `type`."""
+    for name in (type, handler):
+        if name and not is_registered(name):
+            raise ValidationError(f"Unknown job type {name!r}; known: {', '.join(job_types())}")
+    return Job.objects.create(
+        tenant=tenant, type=type, options=options, webhook=webhook, handler=handler
+    )
+
+
+_STAGE_COPY_SQL = (
+    "COPY jobs_chunk (job_id, seq, row_offset, row_count, payload, payload_text, status,"
+    " attempts, successful, failed, skipped, error, checked) FROM STDIN"
+)
+
+
+@dataclass(frozen=True)
+class StagedChunk:
+    seq: int
+    row_offset: int
+    chunk: ChunkInput
+
+
+@transaction.atomic
+def job_add_chunks(*, job: Job, chunks: Sequence[StagedChunk], check: bool = False) -> None:
+    """Store chunks of a job that is not sealed, in one COPY and one counter update
+    (an INSERT each cost a round trip and quoting ~100 KB of text into the SQL on the
+    client). With `check`, they are staged for the job kind's check handler: the window
+    checks them while the rest is stored, and none is applied before all passed."""
+    if not chunks:
+        return
+    updated = Job.objects.filter(pk=job.pk, sealed=False).update(
+        chunks_total=F("chunks_total") + len(chunks),
+        chunks_unchecked=F("chunks_unchecked") + (len(chunks) if check else 0),
+        updated_at=timezone.now(),
+    )
+    if not updated:
+        raise Conflict(f"Job {job.id} is sealed; no chunk can be added")
+    with (
+        connection.cursor() as wrapper,
+        connection.wrap_database_errors,
+        wrapper.cursor.copy(_STAGE_COPY_SQL) as copy,
+    ):
+        for staged in chunks:
+            item = staged.chunk
+            payload = None if item.payload is None else json.dumps(item.payload)
+            head = (job.id, staged.seq, staged.row_offset, item.row_count, payload)
+            counters = (0, 0, 0, 0, "")  # attempts, successful, failed, skipped, error
+            copy.write_row((*head, item.payload_text, "pending", *counters, not check))
+    if check:
+        dispatch.refill_after_commit()  # checks start while the rest is stored
+
+
+@transaction.atomic
+def job_start(*, job: Job, total: int) -> None:
+    """Seal the job (no more chunks) with its total: its chunks become ready (after its
+    check pass, if it has one). A job whose chunks are all done already (or that has
+    none) finishes here."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE jobs_job SET sealed = TRUE, total = %s, updated_at = %s,
+                status = CASE WHEN status = 'queued' THEN 'processing' ELSE status END,
+                started_at = COALESCE(started_at, %s)
+            WHERE id = %s AND sealed = FALSE
+            RETURNING status, chunks_unchecked
+            """,
+            [total, now, now, job.id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Conflict(f"Job {job.id} is already started")
+    status, unchecked = row
+    if status in ACTIVE_STATUSES and unchecked == 0:
+        checks.after_checks(job.id)
+    ledger.finish_if_complete(job.id)
+    job.refresh_from_db()
+    transaction.on_commit(lambda: progress.publish(job))
+    dispatch.refill_after_commit()
+
+
+def job_submit(
+    *,
+    tenant: ApiClient,
+    type: str,
+    chunks: Iterable[ChunkInput],
+    options: dict[str, Any] | None = None,
+    webhook: dict[str, Any] | None = None,
+    handler: str = "",
+    check: bool = False,
+) -> Job:
+    """Create a job, store its chunks page by page as `chunks` yields them, and seal it
+    with the sum of their units; return it. Outside a transaction each page commits on
+    its own (an upload of any size never holds one transaction); inside one, the job is
+    submitted when it commits. If `chunks` raises, the job fails with nothing applied,
+    its stored input is dropped, and the exception propagates. `check`: see
+    job_add_chunks."""
+    job = job_create(
+        tenant=tenant, type=type, options=options or {}, webhook=webhook, handler=handler
+    )
+    total = 0
+    try:
+        page: list[StagedChunk] = []
+        chars = 0
+        for seq, item in enumerate(chunks):
+            page.append(StagedChunk(seq, total, item))
+            total += item.row_count
+            chars += len(item.payload_text or "")
+            if len(page) >= STAGE_PAGE_CHUNKS or chars >= STAGE_PAGE_CHARS:
+                _store_page(job, page, check)
+                page, chars = [], 0
+        _store_page(job, page, check)
+    except BaseException as exc:
+        if not connection.in_atomic_block:  # else the caller's rollback drops the job
+            reason = exc.message if isinstance(exc, PcfError) else "it could not be read to the end"
+            job_fail(job=job, message=f"Input rejected: {reason}; nothing was written")
+        raise
+    job_start(job=job, total=total)
+    return job
+
+
+def _store_page(job: Job, page: list[StagedChunk], check: bool) -> None:
+    if not page:
+        return
+    with transaction.atomic():
+        # Stored chunks need no WAL flush each: sealing the job flushes, which makes
+        # every chunk before it durable before any of them runs.
+        commit_without_flush()
+        job_add_chunks(job=job, chunks=page, check=check)
+
+
+@transaction.atomic
+def job_fail(*, job: Job, message: str, errors: Sequence[RowError] = ()) -> None:
+    """End an unfinished job `failed` with `message` and its row errors (e.g. input
+    that could not be read to the end); chunks not run yet never run, and their input
+    is dropped. (A job failed by its check pass ends in checks.after_checks.)"""
+    ledger.insert_errors(job_id=job.id, chunk_id=None, errors=errors)
+    Job.objects.filter(pk=job.pk).update(sealed=True)
+    ledger.finish(job.id, JobStatus.FAILED, message)
+    job.refresh_from_db()
+
+
+@transaction.atomic
+def job_cancel(*, job: Job) -> Job:
+    """Cancel an unfinished job: chunks not started never run; a chunk already running
+    commits normally and is counted, and the job settles (finished_at, webhook) after
+    it. A finished job raises Conflict."""
+    if not ledger.finish(job.id, JobStatus.CANCELLED, "Cancelled by request"):
+        raise Conflict(f"Job {job.id} is already {Job.objects.get(pk=job.pk).status}")
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def job_rerun_failed_chunks(*, job: Job) -> int:
+    """Put a job's failed chunks back to ready (their counters and error rows undone);
+    a failed or completed job goes back to processing. Returns how many chunks were
+    re-queued. A cancelled job raises Conflict."""
+    locked = Job.objects.select_for_update().get(pk=job.pk)
+    if locked.status == JobStatus.CANCELLED:
+        raise Conflict(f"Job {job.id} was cancelled")
+    failed = list(Chunk.objects.select_for_update().filter(job=locked, status=ChunkStatus.FAILED))
+    if not failed:
+        return 0
+    JobError.objects.filter(chunk__in=failed).delete()
+    Job.objects.filter(pk=locked.pk).update(
+        processed=F("processed") - sum(c.successful + c.failed + c.skipped for c in failed),
+        successful=F("successful") - sum(c.successful for c in failed),
+        failed=F("failed") - sum(c.failed for c in failed),
+        skipped=F("skipped") - sum(c.skipped for c in failed),
+        chunks_finished=F("chunks_finished") - len(failed),
+        status=JobStatus.PROCESSING,
+        finished_at=None,
+        message="",
+        updated_at=timezone.now(),
+    )
+    Chunk.objects.filter(pk__in=[c.pk for c in failed]).update(
+        status=ChunkStatus.PENDING,
+        successful=0,
+        failed=0,
+        skipped=0,
+        attempts=0,
+        error="",
+        finished_at=None,
+        dispatch=None,
+    )
+    dispatch.refill_after_commit()
+    return len(failed)
+
+
+def job_fail_interrupted(*, job_id: str, stale_before: datetime) -> bool:
+    """Fail a job that was never sealed and has not changed since `stale_before`: the
+    process submitting it (an upload) died. None of its chunks was ever applied; their
+    stored input is dropped. True if this call failed it."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.sealed or job.status not in ACTIVE_STATUSES:
+            return False
+        if job.updated_at >= stale_before:
+            return False
+        job_fail(job=job, message="The submission was interrupted; nothing was written")
+        Chunk.objects.filter(job_id=job_id).update(payload_text=None, payload=None)
+    return True

@@ -1,0 +1,85 @@
+"""Against a real server process: `parallel` batches never take the whole connection
+pool of a web process; another tenant's request is served while they run."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from django.db import connection
+
+from pcf.models import ApiClient
+from tests.batch.conftest import RowLock
+from tests.factories import ResourceFactory
+from tests.live_server import LiveServer, live_server
+
+POOL_MAX = 6  # threads for parallel batches: PCF_BATCH_THREADS_MAX defaults to half
+
+
+@pytest.fixture
+def server(transactional_db: None) -> Iterator[LiveServer]:
+    # A pool timeout shorter than the test's patience: on a starved pool, requests fail.
+    with live_server(PCF_DB_POOL_MAX=str(POOL_MAX), PCF_DB_POOL_TIMEOUT="20") as running:
+        yield running
+
+
+def _waiting_on_locks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def test_parallel_batches_leave_connections_for_other_tenants(server: LiveServer) -> None:
+    # given: a resource locked by another session, and two batches of 16 PATCHes of it
+    # with parallel: 16, so every operation waits on the lock holding its connection
+    attacker, attacker_token = ApiClient.issue("parallel")
+    _, other_token = ApiClient.issue("bystander")
+    ResourceFactory(tenant=attacker, public_id="hot")
+    ops = [
+        {"method": "PATCH", "path": "/resources/hot", "body": {"name": f"n{i}"}} for i in range(16)
+    ]
+    batch = {"operations": ops, "options": {"parallel": 16}}
+    answers: list[Any] = []
+
+    def send_batch() -> None:
+        answers.append(
+            httpx.post(
+                f"{server.base}/v1/batch",
+                json=batch,
+                headers={"Authorization": f"Bearer {attacker_token}"},
+                timeout=120,
+            )
+        )
+
+    with RowLock("hot"):
+        senders = [threading.Thread(target=send_batch, daemon=True) for _ in range(2)]
+        for sender in senders:
+            sender.start()
+        # when: both batches are blocked (1 request thread + up to the slots each)
+        deadline = time.monotonic() + 60
+        while _waiting_on_locks() < 4:
+            assert time.monotonic() < deadline, "the batches never reached the lock"
+            time.sleep(0.1)
+        started = time.monotonic()
+        other = httpx.get(
+            f"{server.base}/v1/resources",
+            headers={"Authorization": f"Bearer {other_token}"},
+            timeout=60,
+        )
+        elapsed = time.monotonic() - started
+
+    # then: the other tenant was served at once, not after the pool's timeout
+    assert other.status_code == 200, other.text
+    assert elapsed < 10, elapsed
+    # and both batches finished once the lock was released, every operation applied
+    for sender in senders:
+        sender.join(120)
+    assert [a.status_code for a in answers] == [200, 200]
+    assert all(a.json()["meta"]["successful"] == 16 for a in answers)
