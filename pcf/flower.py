@@ -25,6 +25,7 @@ def main(argv: list[str]) -> None:
     problem = basic_auth_problem(auth)
     if problem:
         sys.exit(problem)
+    # Imported only once the login is known good: celery's CLI is slow to load.
     from celery.__main__ import main as celery
 
     sys.argv = ["celery", "-A", "pcf", "flower", f"--basic-auth={auth}", *argv]

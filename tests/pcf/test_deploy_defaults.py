@@ -89,6 +89,7 @@ def test_https_settings_come_from_the_environment(https_server: LiveServer) -> N
 @pytest.mark.django_db
 def test_the_admin_login_is_throttled() -> None:
     # given a staff account, and no failures counted yet for two client addresses
+    # axes.utils needs the apps loaded (the settings are, once a test runs).
     from axes.utils import reset
 
     User.objects.create_superuser("ops", "ops@example.com", "right-password")

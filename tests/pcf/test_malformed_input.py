@@ -185,6 +185,7 @@ def _real_depth(value: Any) -> int:
 
 
 def test_the_depth_scan_agrees_with_the_parsed_depth() -> None:
+    # Here, not at the top: the module's other tests also run against main's code.
     from pcf.jsondepth import nests_deeper
 
     # given random JSON with brackets, quotes and backslashes inside strings and keys
