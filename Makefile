@@ -9,6 +9,11 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: install run test lint types pytest bench clean-data
 
+# Local runs and tests sign with a key of their own, made once in .pcf-data/secret_key;
+# production sets SECRET_KEY itself (pcf/settings.py refuses to start without it).
+LOCAL_SECRET_KEY = $(shell $(PY) -c 'from pcf.embedded import local_secret_key as k; print(k())')
+run types pytest bench: export SECRET_KEY ?= $(LOCAL_SECRET_KEY)
+
 $(STAMP): pyproject.toml requirements.lock clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip

@@ -51,7 +51,7 @@ def _seed(tenant_id: int, rows: int, prefix: str) -> None:
                     json.dumps({"n": i, "source": "bench"}),
                     "2026-01-01T00:00:00Z",
                     "2026-01-01T00:00:00Z",
-                )  # fmt: skip
+                )
             )
 
 

@@ -5,7 +5,9 @@ bytes, so a `.gz` file part works whatever its name), enforce the size cap while
 streaming, decode UTF-8 (with or without BOM) incrementally, and cut the text into
 whole CSV records: a record ends at a line end outside quotes, so a quoted field may
 hold commas, doubled quotes and newlines. Blank lines are dropped: they are not rows.
-Nothing here ever holds more than one piece plus one unfinished record."""
+Nothing here ever holds more than one piece plus one unfinished record, and one
+record is capped (MAX_RECORD_BYTES), so a line without end, or everything after a
+quote that never closes, costs at most the cap, in time linear in the input."""
 
 from __future__ import annotations
 
@@ -108,52 +110,107 @@ def _undecodable(position: int) -> ValidationError:
     )
 
 
-def record_batches(texts: Iterable[str]) -> Iterator[list[str]]:
+# One CSV record (a row with its quoted newlines) may be at most this many UTF-8 bytes
+# by default (PCF_CSV_MAX_RECORD_BYTES): a longer one is no row anyone means to import.
+MAX_RECORD_BYTES = 1024 * 1024
+
+
+def _utf8_size(text: str) -> int:
+    # isascii() is O(1) in CPython: only non-ASCII text pays for encoding.
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _record_too_long(line: int, limit: int) -> ValidationError:
+    return ValidationError(
+        "The CSV file has a record that is too long",
+        details=[
+            {
+                "field": "file",
+                "message": f"The record starting at line {line} is longer than {limit} bytes",
+            }
+        ],
+    )
+
+
+class _RecordCutter:
+    """Cuts text pieces into whole records in one pass: each character is looked at a
+    bounded number of times and an unfinished record is kept as a list of parts, never
+    re-copied, so time is linear in the input and memory is one piece plus one record
+    (at most `limit` bytes: past it, a 400 naming the line where the record starts)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[str] = []  # the unfinished record
+        self.size = 0  # its UTF-8 size, counted once the record spans parts
+        self.quoted = False  # inside a quoted field: an odd number of quotes so far
+        self.line = 1  # the current physical line (1-based, header included)
+        self.start = 1  # the line where the unfinished record starts
+
+    def _grow(self, part: str) -> None:
+        self.size += _utf8_size(part)
+        if self.size > self.limit:
+            raise _record_too_long(self.start, self.limit)
+        self.parts.append(part)
+
+    def cut(self, text: str) -> list[str]:
+        """The records `text` completes (blank ones dropped), each with its line end."""
+        records: list[str] = []
+        lines = text.split("\n")
+        tail = lines.pop()  # the text after the last line end: no record ends in it
+        limit = self.limit
+        for segment in lines:
+            self.line += 1
+            if segment.count('"') % 2:
+                self.quoted = not self.quoted
+            if self.parts or self.quoted:
+                self._grow(segment + "\n")
+                if self.quoted:
+                    continue
+                record = "".join(self.parts)
+                self.parts, self.size = [], 0
+            else:
+                # The common case: a whole record on one line of this piece. Only a
+                # line that might pass the limit (4 bytes a character at most) is sized.
+                if len(segment) * 4 >= limit and _utf8_size(segment) >= limit:
+                    raise _record_too_long(self.line - 1, limit)
+                record = segment + "\n"
+            if not record.isspace():
+                records.append(record)
+            self.start = self.line
+        if tail:
+            if tail.count('"') % 2:
+                self.quoted = not self.quoted
+            self._grow(tail)
+        return records
+
+    def finish(self) -> list[str]:
+        """The last record, when the file does not end with a line end."""
+        if self.quoted:
+            raise ValidationError(
+                "The CSV file is malformed",
+                details=[
+                    {
+                        "field": "file",
+                        "message": "A quoted field is not closed at the end of the file",
+                    }
+                ],
+            )
+        last = "".join(self.parts)
+        return [last + "\n"] if last.strip() else []
+
+
+def record_batches(
+    texts: Iterable[str], *, max_record_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[list[str]]:
     """Whole, non-blank CSV records (each with its line end), in batches as the text
     arrives. A record ends at a newline after an even number of quote characters: RFC 4180
-    quoting always pairs quotes, so odd means a quoted field is still open."""
-    carry = ""  # the unfinished line at the end of the last piece
-    open_record: list[str] = []  # lines of a record whose quoted field spans lines
-    open_quotes = 0
+    quoting always pairs quotes, so odd means a quoted field is still open. A record over
+    `max_record_bytes` (UTF-8, line ends included) is a ValidationError naming its line."""
+    cutter = _RecordCutter(max_record_bytes)
     for text in texts:
-        data = carry + text if carry else text
-        end = data.rfind("\n")
-        if end < 0:
-            carry = data
-            continue
-        carry = data[end + 1 :]
-        batch: list[str] = []
-        for line in data[: end + 1].splitlines(keepends=True):
-            # splitlines also cuts at \r, \x0b, \u2028...; glue those back to one line.
-            if not line.endswith("\n"):
-                open_record.append(line)
-                open_quotes += line.count('"')
-                continue
-            if open_record:
-                open_record.append(line)
-                open_quotes += line.count('"')
-                if open_quotes % 2:
-                    continue
-                line = "".join(open_record)
-                open_record = []
-                open_quotes = 0
-            else:
-                quotes = line.count('"')
-                if quotes % 2:
-                    open_record.append(line)
-                    open_quotes = quotes
-                    continue
-            if line.strip():
-                batch.append(line)
+        batch = cutter.cut(text)
         if batch:
             yield batch
-    last = "".join(open_record) + carry
-    if last.count('"') % 2:
-        raise ValidationError(
-            "The CSV file is malformed",
-            details=[
-                {"field": "file", "message": "A quoted field is not closed at the end of the file"}
-            ],
-        )
-    if last.strip():
-        yield [last if last.endswith("\n") else last + "\n"]
+    last = cutter.finish()
+    if last:
+        yield last

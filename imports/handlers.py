@@ -56,10 +56,20 @@ def original_values(header: list[str], cells: list[str]) -> dict[str, str]:
     return values
 
 
+# A job error keeps the row's cells, but not a megabyte of one: longer cells are cut.
+MAX_REPORTED_CELL_CHARS = 1024
+
+
+def _reported(cell: str) -> str:
+    if len(cell) <= MAX_REPORTED_CELL_CHARS:
+        return cell
+    return f"{cell[:MAX_REPORTED_CELL_CHARS]}… ({len(cell)} characters)"
+
+
 def csv_row_errors(
     row: int, header: list[str], cells: list[str], problems: list[CellProblem]
 ) -> list[RowError]:
-    values = original_values(header, cells)
+    values = original_values(header, [_reported(cell) for cell in cells])
     return [RowError(field=p.field, message=p.message, row=row, values=values) for p in problems]
 
 

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from jobs.webhooks import parse_webhook_option
 from pcf.exceptions import ValidationError
+from pcf.jsondepth import loads as json_loads
 
 # Resource fields an import can fill; `id` only makes sense for client-given ids.
 IMPORT_FIELDS = ("id", "name", "type", "status", "metadata")
@@ -167,7 +168,7 @@ def _decode(raw: Any) -> dict[str, Any]:
         return {}
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
+            raw = json_loads(raw, field="options")
         except json.JSONDecodeError as exc:
             raise ValidationError(
                 details=[{"field": "options", "message": f"Not valid JSON: {exc.msg}"}]

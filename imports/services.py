@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -27,15 +28,34 @@ from pcf.models import ApiClient
 from resources.schemas import contains_nul
 
 
+def too_many_chunks(chunk_size: int) -> ValidationError:
+    limit = int(settings.PCF_JOB_MAX_CHUNKS)
+    return ValidationError(
+        f"The import needs more than {limit} chunks; nothing was written",
+        details=[
+            {
+                "field": "options.chunk_size",
+                "message": f"{chunk_size} rows a chunk makes more than {limit} chunks; "
+                "use a larger chunk_size",
+            }
+        ],
+    )
+
+
 def _chunks_of(records: Iterator[list[str]], size: int) -> Iterator[ChunkInput]:
     """Records regrouped into chunks of `size` (the last may be shorter). A malformed
-    record is a ValidationError on `file` (the engine then fails the job, nothing
-    written)."""
+    record, or a chunk past PCF_JOB_MAX_CHUNKS (counted as they are produced: the file's
+    length is unknown until read), is a ValidationError (the engine then fails the job,
+    nothing written)."""
     pending: list[str] = []
+    room = int(settings.PCF_JOB_MAX_CHUNKS)
     try:
         for batch in records:
             pending.extend(batch)
             while len(pending) >= size:
+                if room == 0:
+                    raise too_many_chunks(size)
+                room -= 1
                 yield ChunkInput(row_count=size, payload_text="".join(pending[:size]))
                 del pending[:size]
     except csv.Error as exc:
@@ -43,6 +63,8 @@ def _chunks_of(records: Iterator[list[str]], size: int) -> Iterator[ChunkInput]:
             details=[{"field": "file", "message": f"Malformed CSV: {exc}"}]
         ) from None
     if pending:
+        if room == 0:
+            raise too_many_chunks(size)
         yield ChunkInput(row_count=len(pending), payload_text="".join(pending))
 
 
@@ -79,7 +101,7 @@ def csv_import_start(
     the job: none of its chunks ever runs (they run only once the whole upload was read
     and the job sealed; a strict import's check pass runs meanwhile)."""
     texts = decoded_text(plain_bytes(pieces, max_bytes=int(settings.PCF_IMPORT_MAX_BYTES)))
-    batches = record_batches(texts)
+    batches = record_batches(texts, max_record_bytes=int(settings.PCF_CSV_MAX_RECORD_BYTES))
     header, first = _first_records(batches)
     columns = bind_mapping(options.mapping, header)
     records = itertools.chain([first], batches)
@@ -131,15 +153,32 @@ def _check_all(items: list[Any], options: BulkImportOptions) -> None:
         )
 
 
+def _unstorable(item: Any) -> bool:
+    """PostgreSQL's jsonb refuses U+0000 and an unpaired surrogate anywhere."""
+    if contains_nul(item):
+        return True
+    try:
+        json.dumps(item, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _refuse_nul(items: list[Any]) -> None:
-    """U+0000 cannot be stored at all (PostgreSQL jsonb), not even in a chunk's payload
-    to be reported as that row's error later: it was a 500. A 400 naming the items."""
-    bad = [index for index, item in enumerate(items) if contains_nul(item)]
+    """U+0000 (or an unpaired surrogate) cannot be stored at all (PostgreSQL jsonb), not
+    even in a chunk's payload to be reported as that row's error later: it was a 500.
+    A 400 naming the items."""
+    bad = [index for index, item in enumerate(items) if _unstorable(item)]
     if bad:
         raise ValidationError(
-            f"{len(bad)} resources contain the NUL character (U+0000); nothing was imported",
+            f"{len(bad)} resources contain the NUL character (U+0000) or an unpaired "
+            "surrogate; nothing was imported",
             details=[
-                {"index": i, "field": "resources", "message": "Must not contain U+0000"}
+                {
+                    "index": i,
+                    "field": "resources",
+                    "message": "Must not contain U+0000 or an unpaired surrogate",
+                }
                 for i in bad[:100]
             ],
         )
@@ -156,6 +195,8 @@ def bulk_import_start(*, tenant: ApiClient, body: Any) -> Job:
     if options.validate_before_import:
         _check_all(items, options)
     size = options.chunk_size
+    if -(-len(items) // size) > int(settings.PCF_JOB_MAX_CHUNKS):
+        raise too_many_chunks(size)
     return job_submit(
         tenant=tenant,
         type="bulk_import",

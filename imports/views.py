@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +18,8 @@ from jobs.models import Job
 from jobs.representation import job_accepted
 from pcf.auth import tenant_of
 from pcf.exceptions import UnsupportedMediaType, ValidationError
+from pcf.jsondepth import loads as json_loads
+from pcf.parsers import PcfJSONParser
 
 CSV_TYPES = {"text/csv", "application/csv", "text/plain"}
 # Options that may also come one by one in the query string (raw text/csv uploads).
@@ -29,23 +30,44 @@ QUERY_OPTIONS = (
     "chunk_size",
     "upsert",
     "upsert_key",
-    "webhook",
 )
 
 
+def _webhook_in_query() -> ValidationError:
+    # A webhook's URL and headers are secrets (tokens, signatures): query strings end up
+    # in access logs, proxies and browser history.
+    return ValidationError(
+        details=[
+            {
+                "field": "options.webhook",
+                "message": "Send the webhook in the request body (the multipart options "
+                "part), never in the query string",
+            }
+        ]
+    )
+
+
 def _query_options(request: Request) -> Any:
-    """`?options=<json>`, or the options as separate parameters (`mapping` and `webhook`
-    as JSON); None when the query string has none."""
+    """`?options=<json>`, or the options as separate parameters (`mapping` as JSON);
+    None when the query string has none. A webhook there is a 400 (_webhook_in_query)."""
     params = request.query_params
+    if "webhook" in params:
+        raise _webhook_in_query()
     if "options" in params:
-        return params["options"]
+        try:
+            decoded = json_loads(params["options"], field="options")
+        except json.JSONDecodeError:
+            return params["options"]  # parse_csv_options reports it
+        if isinstance(decoded, dict) and "webhook" in decoded:
+            raise _webhook_in_query()
+        return decoded
     given = {k: params[k] for k in QUERY_OPTIONS if k in params}
     if not given:
         return None
-    for key in ("mapping", "webhook"):
+    for key in ("mapping",):
         if key in given and given[key].lstrip().startswith("{"):
             try:
-                given[key] = json.loads(given[key])
+                given[key] = json_loads(given[key], field=f"options.{key}")
             except json.JSONDecodeError:
                 raise ValidationError(
                     details=[{"field": f"options.{key}", "message": "Not valid JSON"}]
@@ -93,7 +115,7 @@ class CsvImportView(APIView):
 class BulkImportView(APIView):
     """POST /v1/bulk/resources: the cookbook's JSON bulk import."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [PcfJSONParser]
 
     @extend_schema(request=dict, responses={202: dict})
     def post(self, request: Request) -> Response:

@@ -19,26 +19,33 @@ from jobs.representation import job_summary, rows_per_second
 from pcf.exceptions import Conflict
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A job's chunks, errors or deliveries, paginated (a job may have a million)."""
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    list_per_page = 100
+    # No COUNT(*) over the whole table for the "show all" link: only the filtered count.
+    show_full_result_count = False
+    list_select_related = ("job",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
-class ChunkInline(ReadOnlyInline):
-    model = Chunk
-    fields = (
-        "seq", "status", "row_offset", "row_count", "attempts", "successful", "failed",
+
+@admin.register(Chunk)
+class ChunkAdmin(ReadOnlyAdmin):
+    list_display = (
+        "job", "seq", "status", "row_offset", "row_count", "attempts", "successful", "failed",
         "skipped", "duration_ms", "error", "task_result",
     )  # fmt: skip
-    readonly_fields = fields
-    ordering = ("seq",)
+    list_filter = ("status",)
+    ordering = ("job", "seq")
+    exclude = ("payload", "payload_text")  # a chunk's input can be megabytes
 
     @admin.display(description="task")
     def task_result(self, chunk: Chunk) -> str:
@@ -46,21 +53,27 @@ class ChunkInline(ReadOnlyInline):
         return format_html('<a href="{}?{}">{}</a>', url, urlencode({"q": chunk.task_id}), "result")
 
 
-class JobErrorInline(ReadOnlyInline):
-    model = JobError
-    fields = ("row", "index", "field", "code", "message", "values")
-    readonly_fields = fields
-    ordering = ("pk",)
+@admin.register(JobError)
+class JobErrorAdmin(ReadOnlyAdmin):
+    list_display = ("job", "row", "index", "field", "code", "message", "values")
+    list_filter = ("code",)
+    ordering = ("job", "pk")
 
 
-class WebhookDeliveryInline(ReadOnlyInline):
-    model = WebhookDelivery
-    fields = (
-        "created_at", "event", "attempt", "url", "status_code", "succeeded", "error",
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = (
+        "job", "created_at", "event", "attempt", "url", "status_code", "succeeded", "error",
         "duration_ms", "next_retry_at",
     )  # fmt: skip
-    readonly_fields = fields
-    ordering = ("pk",)
+    list_filter = ("succeeded",)
+    ordering = ("job", "pk")
+
+
+def _job_list_link(model: type[Any], job: Job, label: str) -> str:
+    meta = model._meta
+    url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+    return format_html('<a href="{}?{}">{}</a>', url, urlencode({"job__id__exact": job.pk}), label)
 
 
 @admin.register(Job)
@@ -73,13 +86,15 @@ class JobAdmin(admin.ModelAdmin):
     search_fields = ("id",)
     date_hierarchy = "created_at"
     list_select_related = ("tenant",)
-    inlines = (ChunkInline, JobErrorInline, WebhookDeliveryInline)
+    # No inlines: a job with 1M errors rendered them all on one page. Its chunks, errors
+    # and webhook attempts are links to their own paginated lists instead.
     actions = ("cancel_jobs", "rerun_failed_chunks")
     readonly_fields = (
         "id", "tenant", "type", "handler", "status", "message", "progress_bar", "rows_per_s",
         "total", "processed", "successful", "failed", "skipped", "chunks_total",
-        "chunks_finished", "sealed", "options", "webhook", "summary", "task_results", "created_at",
-        "updated_at", "started_at", "finished_at",
+        "chunks_finished", "sealed", "options", "webhook", "summary", "task_results",
+        "chunks_link", "errors_link", "deliveries_link", "created_at", "updated_at",
+        "started_at", "finished_at",
     )  # fmt: skip
     fields = readonly_fields
 
@@ -106,6 +121,18 @@ class JobAdmin(admin.ModelAdmin):
     def task_results(self, job: Job) -> str:
         url = reverse("admin:django_celery_results_taskresult_changelist")
         return format_html('<a href="{}?{}">{}</a>', url, urlencode({"q": job.id}), "all tasks")
+
+    @admin.display(description="chunks")
+    def chunks_link(self, job: Job) -> str:
+        return _job_list_link(Chunk, job, f"{job.chunks_total} chunks")
+
+    @admin.display(description="errors")
+    def errors_link(self, job: Job) -> str:
+        return _job_list_link(JobError, job, "row errors")
+
+    @admin.display(description="webhook attempts")
+    def deliveries_link(self, job: Job) -> str:
+        return _job_list_link(WebhookDelivery, job, "webhook attempts")
 
     @admin.action(description="Cancel selected jobs")
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:

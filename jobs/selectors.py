@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+import re
 from datetime import datetime
 from typing import Any
 
@@ -20,8 +20,17 @@ from pcf.timefmt import parse_iso
 __all__ = ["parse_limit"]
 
 
+# Job ids are `job_` + 24 hex digits; anything outside the column's alphabet and length
+# can match no row (and a NUL would be a driver error, not a 404).
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+
+def is_job_id(value: str) -> bool:
+    return _JOB_ID.fullmatch(value) is not None
+
+
 def job_get(*, tenant: ApiClient, job_id: str) -> Job:
-    job = Job.objects.filter(tenant=tenant, pk=job_id).first()
+    job = Job.objects.filter(tenant=tenant, pk=job_id).first() if is_job_id(job_id) else None
     if job is None:
         raise NotFound(f"Job {job_id!r} not found")
     return job
@@ -64,7 +73,7 @@ def job_list(
     if cursor:
         stamp, _, last_id = _decode(cursor).partition("|")
         created = parse_iso(stamp)
-        if created is None or not last_id:
+        if created is None or not is_job_id(last_id):
             raise _bad_cursor()
         queryset = queryset.filter(
             Q(created_at__lt=created) | Q(created_at=created, id__lt=last_id)
@@ -94,17 +103,6 @@ def job_errors_page(
     rows = list(queryset.order_by("pk")[: limit + 1])
     next_cursor = _encode(f"e:{rows[limit - 1].pk}") if len(rows) > limit else None
     return rows[:limit], next_cursor
-
-
-def job_errors_all(*, job: Job, batch: int = 2000) -> Iterator[JobError]:
-    """Every error row in order, read in keyset batches (for the CSV download)."""
-    after = 0
-    while True:
-        rows = list(JobError.objects.filter(job=job, pk__gt=after).order_by("pk")[:batch])
-        yield from rows
-        if len(rows) < batch:
-            return
-        after = rows[-1].pk
 
 
 def job_results(*, job: Job) -> dict[str, Any]:

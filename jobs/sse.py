@@ -15,7 +15,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import redis
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.db import connection, connections
@@ -25,15 +24,19 @@ from django.http.response import HttpResponseBase
 from jobs import progress
 from jobs.models import Job, JobStatus
 from jobs.representation import job_data
+from jobs.selectors import is_job_id
+from jobs.sse_hub import progress_hub
+from jobs.sse_slots import StreamSlot, claim_slot
 from pcf.auth import aclient_from_header
 from pcf.errors import as_pcf_error, error_response
-from pcf.exceptions import MethodNotAllowed, NotFound
+from pcf.exceptions import MethodNotAllowed, NotFound, RateLimited
 from pcf.models import ApiClient
-from pcf.redis import async_redis_client
 
 logger = logging.getLogger("pcf.jobs.sse")
 
 RETRY_MS = 3000
+# A refused stream may retry after this long (streams of the tenant end all the time).
+RETRY_AFTER_SECONDS = 5
 FINAL_EVENT_ID = "final"
 PROGRESS_FIELDS = (
     "processed", "total", "percentage", "successful", "failed", "skipped", "status"
@@ -79,18 +82,17 @@ def _final_event(job: Job) -> str:
     return _event(name, job_data(job), FINAL_EVENT_ID)
 
 
-async def _stream(job_id: str, after_seq: int) -> AsyncIterator[str]:
-    client = async_redis_client()
-    pubsub = client.pubsub()
+async def _stream(job_id: str, after_seq: int, slot: StreamSlot | None) -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
+    hub = progress_hub()
     heartbeat = float(settings.PCF_SSE_HEARTBEAT_SECONDS)
+    ends_at = loop.time() + float(settings.PCF_SSE_MAX_STREAM_SECONDS)
+    renewed_at = loop.time()
     sent = after_seq
     await _release_request_thread()
+    # Listen before reading the row, so nothing between the two is missed.
+    listener = await hub.listen(progress.channel(job_id))
     try:
-        try:
-            # Subscribe before reading the row, so nothing between the two is missed.
-            await pubsub.subscribe(progress.channel(job_id))
-        except redis.RedisError:
-            logger.warning("SSE for %s without pub/sub (Redis unavailable)", job_id)
         yield f"retry: {RETRY_MS}\n\n"
         job = await _load(job_id)
         if job is None:
@@ -105,7 +107,15 @@ async def _stream(job_id: str, after_seq: int) -> AsyncIterator[str]:
             if job is not None and job.is_settled:
                 yield _final_event(job)
                 return
-            message = await _next_message(pubsub, heartbeat)
+            left = ends_at - loop.time()
+            if left <= 0:
+                # The client (EventSource) reconnects with Last-Event-ID and resumes.
+                yield ": stream lifetime reached, reconnect\n\n"
+                return
+            if slot is not None and loop.time() - renewed_at >= heartbeat:
+                await slot.renew()
+                renewed_at = loop.time()
+            message = await listener.next(min(heartbeat, left))
             if message is None:
                 yield ": heartbeat\n\n"
                 job = await _load(job_id)  # reconcile with the truth
@@ -118,26 +128,22 @@ async def _stream(job_id: str, after_seq: int) -> AsyncIterator[str]:
             elif message is None:
                 return  # the job is gone
     finally:
-        try:
-            await pubsub.aclose()
-            await client.aclose()
-        except (redis.RedisError, RuntimeError):
-            pass
+        await hub.leave(listener)
+        if slot is not None:
+            await slot.release()
 
 
-async def _next_message(pubsub: Any, timeout: float) -> str | None:
-    """The next published snapshot, or None after `timeout` seconds (heartbeat time)."""
-    if not pubsub.subscribed:
-        await asyncio.sleep(timeout)
-        return None
-    try:
-        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
-    except redis.RedisError:
-        return None
-    return message["data"] if message else None
+def _too_many_streams() -> RateLimited:
+    limit = int(settings.PCF_SSE_MAX_STREAMS_PER_TENANT)
+    return RateLimited(
+        f"At most {limit} progress streams may be open at once; close one and retry",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def _job_exists(tenant: ApiClient, job_id: str) -> bool:
+    if not is_job_id(job_id):
+        return False
     try:
         return Job.objects.filter(pk=job_id, tenant=tenant).exists()
     finally:
@@ -155,10 +161,13 @@ async def job_progress(request: HttpRequest, job_id: str) -> HttpResponseBase:
             raise NotFound(f"Job {job_id!r} not found")
     except Exception as exc:  # every failure answers in the contract shape
         return error_response(as_pcf_error(exc))
+    slot = await claim_slot(progress_hub().commands, tenant)
+    if slot is None:
+        return error_response(_too_many_streams())
     after = _last_event_seq(request.headers.get("Last-Event-ID"))
     # Never compressed: GZipMiddleware would buffer the stream.
     request.META.pop("HTTP_ACCEPT_ENCODING", None)
-    response = StreamingHttpResponse(_stream(job_id, after), content_type="text/event-stream")
+    response = StreamingHttpResponse(_stream(job_id, after, slot), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: do not buffer
     return response

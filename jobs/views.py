@@ -3,6 +3,7 @@ The SSE stream lives in jobs/sse.py (an async view)."""
 
 from __future__ import annotations
 
+from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -11,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs import selectors, services
-from jobs.csv_export import error_rows
+from jobs.csv_export import error_csv, error_csv_sync
 from jobs.models import ACTIVE_STATUSES
 from jobs.representation import delivery_data, error_data, job_data
 from pcf.auth import tenant_of
@@ -67,10 +68,10 @@ class JobErrorsView(APIView):
         job = selectors.job_get(tenant=tenant_of(request), job_id=job_id)
         fmt = request.query_params.get("format", "json")
         if fmt == "csv":
-            response = StreamingHttpResponse(
-                error_rows(selectors.job_errors_all(job=job)),
-                content_type="text/csv; charset=utf-8",
-            )
+            # Each server kind streams its own kind of iterator without buffering it.
+            asgi = isinstance(request._request, ASGIRequest)
+            text = error_csv(job.id) if asgi else error_csv_sync(job.id)
+            response = StreamingHttpResponse(text, content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="{job.id}-errors.csv"'
             return response
         if fmt != "json":

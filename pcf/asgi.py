@@ -1,4 +1,7 @@
-"""ASGI entry point: Server-Sent Events need long-lived responses without a thread each."""
+"""ASGI entry point: Server-Sent Events need long-lived responses without a thread each.
+
+pcf.bodyguard sits in front of Django: body caps and the bearer token are checked
+before Django reads (and spools) a request body."""
 
 import os
 
@@ -10,4 +13,8 @@ if not settings.configured:
     # A web server process: share a bounded connection pool (PCF_DB_POOL in settings).
     # Not when settings are already loaded (tests import this module in-process).
     os.environ.setdefault("PCF_DB_POOL", "true")
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from pcf.bodyguard import BodyGuard  # noqa: E402 - needs the apps loaded above
+
+application = BodyGuard(django_application)

@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -191,3 +192,19 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
+
+
+def local_secret_key() -> str:
+    """A SECRET_KEY for local runs (DEBUG): made once with secrets, kept in the data
+    directory (mode 0600) so sessions survive restarts. Never for production."""
+    path = data_dir() / "secret_key"
+    if not path.exists():
+        draft = path.with_name(f"secret_key.{os.getpid()}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        # link() fails if another process made the key first: everyone reads one key.
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+        draft.unlink()
+    return path.read_text().strip()

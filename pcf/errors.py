@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -68,8 +69,20 @@ def as_pcf_error(exc: BaseException) -> PcfError:
         return Unauthenticated()
     if isinstance(exc, drf.APIException) and exc.status_code == 413:
         return PayloadTooLarge(str(exc.detail))
-    logger.exception("unhandled error", exc_info=exc)
-    return PcfError()
+    return internal_error(exc)
+
+
+def new_reference() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def internal_error(exc: BaseException | None, *, context: str = "unhandled error") -> PcfError:
+    """An INTERNAL error that shows the client only a reference id; the log line with
+    the exception (driver text, hosts, trace) carries the same id. Its message is also
+    what a tenant may read where a failure is recorded (a job's or chunk's message)."""
+    reference = new_reference()
+    logger.error("%s [reference %s]", context, reference, exc_info=exc)
+    return PcfError(f"Internal error (reference {reference})")
 
 
 def error_response(error: PcfError) -> JsonResponse:

@@ -31,7 +31,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 
-from pcf.auth import client_from_header
+from pcf.auth import request_client
 from pcf.errors import error_response
 from pcf.exceptions import (
     Conflict,
@@ -134,7 +134,8 @@ def body_digest(request: HttpRequest) -> str:
             raise PayloadTooLarge("Request body too large") from None
         try:
             return hashlib.sha256(canonical_json(json.loads(raw))).hexdigest()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # Not JSON the view will accept: compared byte for byte.
             return hashlib.sha256(raw).hexdigest()
     token = _multipart_boundary(request.META.get("CONTENT_TYPE", ""))
     if content_type.startswith("multipart/") and token:
@@ -281,12 +282,13 @@ def _read_key(request: HttpRequest) -> str | None:
     if key is None:
         return None
     key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
+    # Control characters (NUL above all: PostgreSQL text cannot hold it) are refused.
+    if not key or len(key) > MAX_KEY_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in key):
         raise ValidationError(
             details=[
                 {
                     "field": "Idempotency-Key",
-                    "message": f"Must be 1-{MAX_KEY_LENGTH} characters",
+                    "message": f"Must be 1-{MAX_KEY_LENGTH} characters, no control characters",
                 }
             ]
         )
@@ -302,7 +304,7 @@ def handle_idempotent(
         if key is None:
             return get_response(request)
         try:
-            tenant = client_from_header(request.META.get("HTTP_AUTHORIZATION"))
+            tenant = request_client(request)
         except Unauthenticated:
             return get_response(request)  # the view answers 401 in its own way
         fingerprint = request_fingerprint(

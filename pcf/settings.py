@@ -3,6 +3,7 @@ default; `DATABASE_URL` / `REDIS_URL` unset means the embedded servers (pcf.embe
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -17,10 +18,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("PCF_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("SECRET_KEY must be set")
-    # Local and test runs only; production sets SECRET_KEY (see README).
-    SECRET_KEY = "pcf-insecure-local-key-set-SECRET_KEY-in-production"  # noqa: S105
+    if not DEBUG:
+        # Never a public fallback: sessions, CSRF and signed values would be forgeable.
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off. `make run` and `make test` use a "
+            "local key kept in .pcf-data/secret_key; DEBUG=true makes one there too."
+        )
+    SECRET_KEY = embedded.local_secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver", "[::1]"])
 
 INSTALLED_APPS = [
@@ -34,6 +38,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_results",
+    "axes",
     "strawberry_django",
     "pcf",
     "resources",
@@ -45,6 +50,8 @@ MIDDLEWARE = [
     # Django's gzip minus streaming responses (SSE), then request gzip with a size cap.
     "pcf.compression.ResponseGZipMiddleware",
     "pcf.compression.RequestDecompressionMiddleware",
+    # JSON nested deeper than PCF_JSON_MAX_DEPTH is a 400 before anything parses it.
+    "pcf.jsondepth.JsonDepthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves admin and API-docs assets from the installed apps, no web server needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -54,9 +61,23 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last: it authenticates the bearer token itself and wraps only the view.
+    # It authenticates the bearer token itself and wraps only the view.
     "pcf.idempotency.IdempotencyMiddleware",
+    # Last, as django-axes asks: answers a locked-out admin login.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin logins: django-axes counts failures per client address in the Redis cache
+# (shared by every web process) and refuses further attempts for a while (429).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env_int("PCF_ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("PCF_ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "pcf.urls"
 WSGI_APPLICATION = "pcf.wsgi.application"
@@ -146,6 +167,20 @@ CELERY_BEAT_SCHEDULE_FILENAME = env_str(
     "PCF_BEAT_SCHEDULE_FILE", str(BASE_DIR / ".pcf-data" / "celerybeat-schedule")
 )
 
+# --- HTTPS (production sits behind TLS; local runs are plain HTTP on 127.0.0.1) ---------
+# PCF_HTTPS=true: the session and CSRF cookies are Secure and HSTS is sent.
+PCF_HTTPS = env_bool("PCF_HTTPS", False)
+SESSION_COOKIE_SECURE = env_bool("PCF_SECURE_COOKIES", PCF_HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("PCF_HSTS_SECONDS", 31_536_000 if PCF_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("PCF_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("PCF_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("PCF_SSL_REDIRECT", False)  # usually the proxy's job
+# Only behind a proxy that sets X-Forwarded-Proto itself; otherwise any client could
+# claim https (and get Secure cookies and redirects treated as such).
+if env_bool("PCF_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 # --- Internationalisation and static -------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -229,13 +264,21 @@ PCF_BULK_SYNC_LIMIT = env_int("PCF_BULK_SYNC_LIMIT", 10_000)
 PCF_BULK_CHUNK_ROWS = env_int("PCF_BULK_CHUNK_ROWS", 1000)  # rows per bulk job chunk
 PCF_IMPORT_CHUNK_SIZE_DEFAULT = 1000
 PCF_IMPORT_CHUNK_SIZE_MAX = 10_000
+# Chunks a job may have: an import that needs more is a 400 on options.chunk_size.
+PCF_JOB_MAX_CHUNKS = env_int("PCF_JOB_MAX_CHUNKS", 100_000)
 PCF_IMPORT_MAX_BYTES = env_int("PCF_IMPORT_MAX_BYTES", 2 * 1024**3)
+# One CSV record (a row with its quoted newlines), in UTF-8 bytes: past it, a 400 at upload.
+PCF_CSV_MAX_RECORD_BYTES = env_int("PCF_CSV_MAX_RECORD_BYTES", 1024**2)
 # An import that wrote at least this many rows runs ANALYZE on resources when it ends.
 PCF_ANALYZE_AFTER_ROWS = env_int("PCF_ANALYZE_AFTER_ROWS", 50_000)
 # A full batch (1,000 creates with 64 KiB metadata each) is ~64 MB of JSON.
 PCF_MAX_JSON_BODY_BYTES = env_int("PCF_MAX_JSON_BODY_BYTES", 100 * 1024**2)
 PCF_MAX_DECOMPRESSED_BYTES = env_int("PCF_MAX_DECOMPRESSED_BYTES", 100 * 1024**2)
+# Raw (possibly compressed) request bodies outside imports, checked before Django spools
+# them (pcf.bodyguard); the slack covers gzip framing around a body at the JSON cap.
+PCF_MAX_BODY_BYTES = env_int("PCF_MAX_BODY_BYTES", PCF_MAX_JSON_BODY_BYTES + 1024**2)
 PCF_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+PCF_JSON_MAX_DEPTH = env_int("PCF_JSON_MAX_DEPTH", 64)  # any JSON the API reads
 # Any one answer, uncompressed: batch results and GraphQL fields past it are 413
 # RESPONSE_TOO_LARGE, refused before they are built (pcf/budget.py).
 PCF_RESPONSE_MAX_BYTES = env_int("PCF_RESPONSE_MAX_BYTES", 32 * 1024**2)
@@ -314,5 +357,9 @@ PCF_WEBHOOK_BACKOFF_BASE_SECONDS = env_int("PCF_WEBHOOK_BACKOFF_BASE_SECONDS", 1
 # Below the broker's visibility timeout, as Celery advises for countdowns on Redis.
 PCF_WEBHOOK_BACKOFF_MAX_SECONDS = env_int("PCF_WEBHOOK_BACKOFF_MAX_SECONDS", 900)
 PCF_SSE_HEARTBEAT_SECONDS = env_int("PCF_SSE_HEARTBEAT_SECONDS", 15)
+# Open progress streams per tenant, counted across web processes (jobs/sse_slots.py).
+PCF_SSE_MAX_STREAMS_PER_TENANT = env_int("PCF_SSE_MAX_STREAMS_PER_TENANT", 20)
+# A stream ends after this long; the client resumes with Last-Event-ID.
+PCF_SSE_MAX_STREAM_SECONDS = env_int("PCF_SSE_MAX_STREAM_SECONDS", 600)
 # Modules imported by jobs.apps at start-up (tests register their chunk handlers this way).
 PCF_EXTRA_HANDLER_MODULES = env_list("PCF_EXTRA_HANDLER_MODULES", [])

@@ -5,8 +5,8 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from pcf.errors import error_response
-from pcf.exceptions import NotFound, PcfError
+from pcf.errors import error_response, internal_error
+from pcf.exceptions import NotFound
 from pcf.health import healthz
 
 urlpatterns = [
@@ -35,11 +35,16 @@ urlpatterns = [
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_response(NotFound(f"No endpoint at {request.path}"))
+    path = request.path if len(request.path) <= 200 else request.path[:200] + "…"
+    return error_response(NotFound(f"No endpoint at {path}"))
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    return error_response(PcfError())
+    # Django logs the exception itself ("Internal Server Error: <path>"); this line ties
+    # the reference the client sees to it.
+    return error_response(
+        internal_error(None, context=f"internal server error on {request.method} {request.path}")
+    )
 
 
 handler404 = not_found

@@ -27,6 +27,10 @@ START_TIMEOUT_SECONDS = 60
 class LiveServer:
     base: str
     process: psutil.Process
+    port: int
+
+    def rss_mb(self) -> float:
+        return float(self.process.memory_info().rss) / 1024**2
 
 
 def _free_port() -> int:
@@ -44,6 +48,7 @@ def live_server(**env_extra: str) -> Iterator[LiveServer]:
         **os.environ,
         **_test_database_env(),
         "DEBUG": "false",
+        "SECRET_KEY": "test-secret-key-for-a-live-server",
         "PCF_RATE_LIMIT": "",
         **env_extra,
     }
@@ -61,7 +66,7 @@ def live_server(**env_extra: str) -> Iterator[LiveServer]:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("uvicorn did not start") from None
                 time.sleep(0.1)
-        yield LiveServer(base=base, process=psutil.Process(proc.pid))
+        yield LiveServer(base=base, process=psutil.Process(proc.pid), port=port)
     finally:
         proc.terminate()
         try:

@@ -300,6 +300,8 @@ STACK_ENV = {
     "PCF_DISPATCH_START_TIMEOUT_SECONDS": "3",
     "PCF_DISPATCH_STALL_SECONDS": "3",
     "DEBUG": "false",
+    # pcf/settings.py refuses to start with DEBUG off and no key: one of the stack's own.
+    "SECRET_KEY": "pcf-fault-stack-test-key-not-for-production",
 }
 READY_SECONDS = 120  # start-up on a loaded 2-core machine
 _RECEIVED = re.compile(r"Task (\S+)\[([^\]]+)\] received")

@@ -43,8 +43,7 @@ def test_parallel_batches_leave_connections_for_other_tenants(server: LiveServer
     _, other_token = ApiClient.issue("bystander")
     ResourceFactory(tenant=attacker, public_id="hot")
     ops = [
-        {"method": "PATCH", "path": "/resources/hot", "body": {"name": f"n{i}"}}
-        for i in range(16)
+        {"method": "PATCH", "path": "/resources/hot", "body": {"name": f"n{i}"}} for i in range(16)
     ]
     batch = {"operations": ops, "options": {"parallel": 16}}
     answers: list[Any] = []

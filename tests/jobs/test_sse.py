@@ -123,31 +123,148 @@ def test_sse_failed_job_ends_with_error_event(tenant, celery_worker) -> None:
     assert events[-1]["data"]["message"] == "strict validation failed"
 
 
+class Listening:
+    """A stream read as it arrives, by driving the ASGI application directly (httpx's
+    ASGITransport returns a response only once the app has finished). `close()` is the
+    client going away: Django notices the disconnect and ends the stream."""
+
+    def __init__(self, job_id: str, token: str, **headers: str) -> None:
+        self.text = ""
+        self.status: int | None = None
+        self.headers: dict[str, str] = {}
+        self._gone = asyncio.Event()
+        request_headers = {"authorization": f"Bearer {token}", **headers}
+        self.scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": f"/v1/jobs/{job_id}/progress",
+            "raw_path": f"/v1/jobs/{job_id}/progress".encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in request_headers.items()]
+            + [(b"host", b"testserver")],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+        self.task = asyncio.create_task(pcf.asgi.application(self.scope, self._receive, self._send))
+
+    async def _receive(self) -> dict[str, Any]:
+        if not hasattr(self, "_asked"):
+            self._asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await self._gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = {k.decode().lower(): v.decode() for k, v in message["headers"]}
+        elif message["type"] == "http.response.body":
+            self.text += message.get("body", b"").decode()
+
+    def close(self) -> None:
+        self._gone.set()
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return parse_events(self.text)
+
+
+async def until(predicate: Any, timeout: float = 60) -> None:
+    """Wait (in the event loop) until `predicate()` holds; fail after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
 def test_sse_heartbeats_and_many_streams_share_no_threads(tenant, settings) -> None:
     # given a queued job with no chunks and short heartbeats
     settings.PCF_SSE_HEARTBEAT_SECONDS = 0.2
     job = make_job(tenant.client_model, [], start=False)
     threads_before = threading.active_count()
-    peak: list[int] = []
 
-    async def scenario() -> list[httpx.Response]:
-        # when 30 clients listen at once
-        streams = [asyncio.create_task(stream(job.id, tenant.token)) for _ in range(30)]
-        await asyncio.sleep(1.0)
-        peak.append(threading.active_count())
-        # and the job then finishes (cancelled)
+    async def scenario() -> list[Listening]:
+        # when as many clients as a tenant may have listen at once
+        streams = [Listening(job.id, tenant.token) for _ in range(20)]
+        # and every one of them has had a heartbeat
+        await until(lambda: all(": heartbeat" in s.text for s in streams))
+        # then the streams do not hold a thread each (threads of requests that
+        # started may take a moment to wind down: wait for it)
+        await until(lambda: threading.active_count() - threads_before < 10)
+        # when the job then finishes (cancelled)
         await closing(lifecycle.job_cancel)(job=job)
-        return await asyncio.gather(*streams)
+        await asyncio.gather(*(s.task for s in streams))
+        return streams
 
-    responses = asyncio.run(scenario())
-    # then the streams did not take a thread each
-    assert peak[0] - threads_before < 10
-    # and each got heartbeats, then the final `error` (cancelled) event
-    for response in responses:
-        assert ": heartbeat" in response.text
-        events = parse_events(response.text)
-        assert events[-1]["event"] == "error"
-        assert events[-1]["data"]["status"] == "cancelled"
+    streams = asyncio.run(scenario())
+    # then each got heartbeats, then the final `error` (cancelled) event
+    for listening in streams:
+        assert listening.status == 200
+        assert listening.events[-1]["event"] == "error"
+        assert listening.events[-1]["data"]["status"] == "cancelled"
+
+
+def test_sse_streams_per_tenant_are_capped_with_retry_after(tenant, other_tenant, settings) -> None:
+    # given a cap of 3 open streams a tenant, and a queued job
+    settings.PCF_SSE_MAX_STREAMS_PER_TENANT = 3
+    settings.PCF_SSE_HEARTBEAT_SECONDS = 0.2
+    job = make_job(tenant.client_model, [], start=False)
+    other_job = make_job(other_tenant.client_model, [], start=False)
+
+    async def scenario() -> None:
+        # when the tenant holds 3 streams open
+        held = [Listening(job.id, tenant.token) for _ in range(3)]
+        await until(lambda: all(": heartbeat" in s.text for s in held))
+        # then a 4th is a 429 RATE_LIMITED with Retry-After, in the contract's shape
+        refused = Listening(job.id, tenant.token)
+        await until(lambda: refused.status is not None)
+        assert refused.status == 429
+        await until(lambda: refused.task.done())
+        assert json.loads(refused.text)["error"]["code"] == "RATE_LIMITED"
+        assert int(refused.headers["retry-after"]) > 0
+        # and another tenant is not affected
+        theirs = Listening(other_job.id, other_tenant.token)
+        await until(lambda: ": heartbeat" in theirs.text)
+        # when one client goes away, a new stream is accepted again
+        held[0].close()
+        await until(lambda: held[0].task.done())
+        again = Listening(job.id, tenant.token)
+        await until(lambda: again.status is not None)
+        assert again.status == 200
+        for listening in [*held[1:], theirs, again]:
+            listening.close()
+        await asyncio.gather(*(s.task for s in [*held, theirs, again]))
+
+    asyncio.run(scenario())
+
+
+def test_sse_stream_ends_after_its_lifetime_and_resumes(tenant, settings) -> None:
+    # given streams that live 1 second, and a queued job
+    settings.PCF_SSE_MAX_STREAM_SECONDS = 1
+    settings.PCF_SSE_HEARTBEAT_SECONDS = 0.2
+    job = make_job(tenant.client_model, [], start=False)
+
+    async def scenario() -> Listening:
+        # when a client listens
+        listening = Listening(job.id, tenant.token)
+        # then the stream closes on its own
+        await until(lambda: listening.task.done(), timeout=30)
+        return listening
+
+    first = asyncio.run(scenario())
+    # without a final event, asking the client to reconnect
+    assert first.status == 200
+    assert "reconnect" in first.text
+    assert {e["event"] for e in first.events} <= {"progress"}
+    # and a reconnect (Last-Event-ID, as EventSource sends it) gets the rest once the
+    # job has finished
+    lifecycle.job_cancel(job=job)
+    resumed = asyncio.run(stream(job.id, tenant.token, **{"Last-Event-ID": "0"}))
+    assert [e["event"] for e in parse_events(resumed.text)][-1] == "error"
 
 
 def test_sse_other_tenant_and_anonymous_are_refused(tenant, other_tenant) -> None:

@@ -2,71 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
 from pcf.models import ApiClient
-from tests.worker_fixtures import _test_database_env
+from tests.live_server import live_server
 
-ROOT = Path(__file__).resolve().parents[2]
 POOL_MAX = 4
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def server(transactional_db: None) -> Iterator[tuple[str, psutil.Process]]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        **_test_database_env(),
-        "DEBUG": "false",
-        "PCF_DB_POOL_MAX": str(POOL_MAX),
-        "PCF_RATE_LIMIT": "",
-    }
-    env.pop("PCF_DB_POOL", None)  # pcf.asgi turns the pool on by itself
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "pcf.asgi:application",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("uvicorn did not start") from None
-            time.sleep(0.1)
-    yield base, psutil.Process(proc.pid)
-    proc.terminate()
-    proc.wait(10)
+    with live_server(PCF_DB_POOL_MAX=str(POOL_MAX)) as live:
+        yield live.base, live.process
 
 
 def _postgres_connections(process: psutil.Process) -> int:

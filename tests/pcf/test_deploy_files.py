@@ -50,7 +50,7 @@ def test_procfile_declares_web_worker_beat_flower_and_release() -> None:
     assert "pcf.asgi:application" in entries["web"]
     worker = shlex.split(entries["worker"])
     assert "chunks" in worker[worker.index("-Q") + 1].split(",")
-    assert "--basic-auth" in entries["flower"]
+    assert "pcf.flower" in entries["flower"]  # refuses to start without user:password
 
 
 LONG_RUNNING = ("web", "worker", "webhooks", "beat", "flower")
