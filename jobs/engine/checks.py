@@ -20,6 +20,7 @@ from jobs.handlers import RowError, check_verdict, get_check_handler
 from jobs.models import ACTIVE_STATUSES, Chunk, ChunkStatus, Job, JobError, JobStatus
 from jobs.task_results import TaskRecord, record_skip
 from pcf.db import commit_durably
+from pcf.errors import new_reference
 
 logger = logging.getLogger("pcf.jobs")
 
@@ -42,7 +43,7 @@ def chunks_check(*, chunk_ids: Sequence[int], record: TaskRecord | None = None) 
                 logger.warning("check of %s raised %r; retry %s", list(chunk_ids), exc, retry + 1)
                 time.sleep(min(2.0**retry, 30.0))
                 continue
-            reference = infra.reference()
+            reference = new_reference()
             logger.exception("check of chunks %s failed; reference %s", list(chunk_ids), reference)
             check_record_failure(
                 chunk_ids=chunk_ids, message=f"internal error (reference {reference})"

@@ -25,6 +25,7 @@ from jobs.handlers import ChunkOutcome, get_chunk_handler, get_group_handler
 from jobs.models import ACTIVE_STATUSES, Chunk, DispatchKind, JobStatus
 from jobs.task_results import TaskRecord, record_skip
 from pcf.db import commit_durably
+from pcf.errors import new_reference
 
 logger = logging.getLogger("pcf.jobs")
 
@@ -76,7 +77,7 @@ def chunk_run(*, chunk_id: int, record: TaskRecord | None = None) -> str:
                 )
                 time.sleep(min(2.0**retry, 30.0))
                 continue
-            reference = infra.reference()
+            reference = new_reference()
             logger.exception("chunk %s failed; reference %s", chunk_id, reference)
             return record_failure(chunk_id, f"internal error (reference {reference})", record)
     raise AssertionError("unreachable")  # pragma: no cover - the loop always returns

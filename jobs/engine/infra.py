@@ -2,13 +2,12 @@
 
 A database restart, a dropped connection or a broker outage pauses work; it never fails
 a row, a chunk or a job (API.md, "Limits and failure semantics"). Everything else that
-a handler raises is a code error, recorded with a reference id whose details (driver
-text, hosts, traceback) go to the log only."""
+a handler raises is a code error, recorded with a reference id (pcf.errors) whose
+details (driver text, hosts, traceback) go to the log only."""
 
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -50,11 +49,6 @@ def is_infrastructure_error(exc: BaseException) -> bool:
         # No SQLSTATE: the client library failed (connection refused, closed, lost).
         return state is None or state.startswith("08") or state in _TRANSIENT_SQLSTATES
     return False
-
-
-def reference() -> str:
-    """A reference id for an internal error: the tenant sees it, the log has the rest."""
-    return "ref_" + secrets.token_hex(6)
 
 
 def drop_connections() -> None:

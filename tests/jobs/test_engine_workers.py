@@ -174,7 +174,10 @@ def test_a_code_error_fails_its_chunk_after_retries_with_a_reference(tenant, cel
     # and what the tenant sees names a reference, never the exception's internals
     error = JobError.objects.get(job=job)
     assert error.code == "INTERNAL" and "rows 1-3" in error.message
-    assert "reference ref_" in error.message and "secret-internal-detail" not in error.message
+    assert (
+        "internal error (reference " in error.message
+        and "secret-internal-detail" not in error.message
+    )
     assert "secret-internal-detail" not in failed.error
 
 
