@@ -44,7 +44,7 @@ def _line(draw: st.DrawFn) -> str:
     return f"{name},{draw(_TYPE)},{draw(_STATUS)},{meta}{ending}"
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(_line(), min_size=1, max_size=5))
 def test_a_chunk_the_expression_accepts_passes_every_per_row_rule(lines: list[str]) -> None:
     text = "".join(lines)
