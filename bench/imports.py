@@ -104,10 +104,14 @@ def tree_cpu(pid: int) -> float:
 
 def postgres_cpu() -> float:
     """CPU seconds of the PostgreSQL server on this machine: the postmaster, its live
-    children and the children it has reaped (exited backends). 0 if not visible."""
+    children and the children it has reaped (exited backends). 0 if not visible. Only
+    the postmaster BENCH_POSTMASTER_PID names, when set (a server of the benchmark's)."""
     total = 0.0
+    only = int(os.environ.get("BENCH_POSTMASTER_PID") or 0)
     for proc in psutil.process_iter(["name", "ppid"]):
         if proc.info["name"] not in ("postgres", "postmaster") or proc.info["ppid"] != 1:
+            continue
+        if only and proc.pid != only:
             continue
         with contextlib.suppress(psutil.Error):
             times = proc.cpu_times()
@@ -510,7 +514,46 @@ def machine() -> dict[str, Any]:
     }
 
 
+# PostgreSQL settings of the runs on servers of the benchmark's own (BENCH_PG_PROFILES):
+# "stock" is PostgreSQL's defaults, "tuned" what an operator would set for a bulk-load
+# service (docs/benchmarks.md, "PostgreSQL settings").
+PG_PROFILES: dict[str, dict[str, str]] = {
+    "stock": {"fsync": "on"},
+    "tuned": {
+        "fsync": "on",
+        "shared_buffers": "'1GB'",
+        "wal_buffers": "'64MB'",
+        "max_wal_size": "'8GB'",
+        "checkpoint_timeout": "'15min'",
+        "wal_compression": "lz4",
+        "maintenance_work_mem": "'512MB'",
+        "work_mem": "'16MB'",
+    },
+}
+
+
+def run_profiles(profiles: list[str]) -> None:
+    """The whole benchmark once per profile, each on a PostgreSQL server of its own with
+    those settings (raw COPY and PCF alike), one after the other."""
+    sys.path.insert(0, str(ROOT))
+    from tests.stack import OwnedPostgres  # the fault tests' server: dev tooling only
+
+    for profile in profiles:
+        server = OwnedPostgres(conf=PG_PROFILES[profile])
+        try:
+            print(f"\n### PostgreSQL settings: {profile} {PG_PROFILES[profile]}", flush=True)
+            env = {**os.environ, "DATABASE_URL": server.url, "BENCH_PG_PROFILES": ""}
+            env["BENCH_POSTMASTER_PID"] = str(server.pid or "")
+            subprocess.run([sys.executable, "-m", "bench.imports"], env=env, check=True)
+        finally:
+            server.close()
+
+
 def main() -> None:
+    profiles = [p for p in os.environ.get("BENCH_PG_PROFILES", "").split(",") if p]
+    if profiles:
+        run_profiles(profiles)
+        return
     setup_django()
     from django.core.management import call_command
 

@@ -118,11 +118,13 @@ class OwnedPostgres:
     it and deletes the directory.
 
     `template`: the data directory of a stopped cluster to copy instead of running
-    initdb (see `migrated_template`: migrating costs seconds per stack)."""
+    initdb (see `migrated_template`: migrating costs seconds per stack). `conf`: server
+    settings that replace the defaults below."""
 
     DATABASE = "pcf"
 
-    def __init__(self, *, template: Path | None = None) -> None:
+    def __init__(self, *, template: Path | None = None, conf: dict[str, str] | None = None) -> None:
+        self.conf = dict(conf or {})
         self.dir = Path(tempfile.mkdtemp(prefix="pcf-pg-"))
         self.data = self.dir / "data"
         self.log = self.dir / "postgres.log"
@@ -154,6 +156,7 @@ class OwnedPostgres:
             # shared disk; commit semantics seen by clients do not change.
             "fsync": "off",
             "max_connections": "200",
+            **self.conf,  # e.g. a benchmark's: fsync on, tuned memory and WAL settings
         }
         # Appended: a later line wins, so a template's own port and socket are replaced.
         with open(self.data / "postgresql.conf", "a") as conf:

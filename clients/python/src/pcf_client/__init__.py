@@ -4,6 +4,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from pcf_client.aio import AsyncPcfClient
+from pcf_client.aio_jobs import AsyncJob, AsyncJobGroup
 from pcf_client.client import PcfClient
 from pcf_client.errors import (
     ApiError,
