@@ -125,3 +125,56 @@ def test_bulk_update_dry_run_then_real(pcf_server: LiveServer, token: str, tmp_p
                    "--set", "status=archived")  # fmt: skip
     assert real.returncode == 0 and "3 resources updated" in real.stdout
     assert Resource.objects.filter(status="archived").count() == 3
+
+
+def _read_until(master: int, pattern: str, timeout: float) -> str:
+    """What the terminal showed until `pattern` appeared (regex), or fail."""
+    import select
+
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while not re.search(pattern, seen):
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"{pattern!r} never appeared in:\n{seen[-3000:]}"
+        ready, _, _ = select.select([master], [], [], min(remaining, 1.0))
+        if ready:
+            try:
+                seen += os.read(master, 65536).decode(errors="replace")
+            except OSError:  # the command exited and closed the terminal
+                break
+    return seen
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_terminal_asks_and_cancels_the_job(
+    pcf_server: LiveServer, token: str, celery_worker: Workers, tmp_path: Path
+) -> None:
+    # given `pcf import --watch` running in a real terminal (a pty) on a long import
+    import pty
+    import signal
+
+    from jobs.models import Job
+
+    source = write_csv(tmp_path / "big.csv", 300_000)
+    master, slave = pty.openpty()
+    env = {**os.environ, "PCF_URL": pcf_server.url, "PCF_TOKEN": token, "TERM": "xterm"}
+    proc = subprocess.Popen(
+        [PCF, "import", str(source), "--mapping", "name=Name,type=Type", "--lenient",
+         "--chunk-size", "100", "--watch"],
+        stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
+    )  # fmt: skip
+    os.close(slave)
+    try:
+        shown = _read_until(master, r"job_\w+", timeout=120)
+        job_id = re.search(r"job_\w+", shown)[0]  # type: ignore[index]
+        # when the user presses Ctrl-C, then the command asks whether to cancel
+        os.kill(proc.pid, signal.SIGINT)
+        _read_until(master, rf"Cancel job {job_id}\?", timeout=30)
+        # and answering yes cancels the job
+        os.write(master, b"y\n")
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert Job.objects.get(pk=job_id).status == "cancelled"
