@@ -8,9 +8,11 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from pcf.errors import error_response, internal_error
 from pcf.exceptions import NotFound
 from pcf.health import healthz
+from pcf.metrics_http import metrics_view
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path(
         "v1/openapi.json",

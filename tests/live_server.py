@@ -40,9 +40,11 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(**env_extra: str) -> Iterator[LiveServer]:
+def live_server(*, gunicorn_workers: int = 0, **env_extra: str) -> Iterator[LiveServer]:
     """Start uvicorn with `env_extra` on top of the test environment; kill it after
-    (SIGKILL if SIGTERM is not honoured: a blocked event loop never handles it)."""
+    (SIGKILL if SIGTERM is not honoured: a blocked event loop never handles it).
+    `gunicorn_workers`: gunicorn with that many uvicorn workers and the Procfile's
+    hooks (pcf.gunicorn) instead, as in production."""
     port = _free_port()
     env = {
         **os.environ,
@@ -54,7 +56,14 @@ def live_server(**env_extra: str) -> Iterator[LiveServer]:
     }
     env.pop("PCF_DB_POOL", None)  # pcf.asgi turns the pool on by itself
     argv = [sys.executable, "-m", "uvicorn", "pcf.asgi:application", "--port", str(port)]
-    proc = subprocess.Popen([*argv, "--log-level", "warning"], cwd=ROOT, env=env)
+    argv += ["--log-level", "warning"]
+    if gunicorn_workers:
+        argv = [
+            str(Path(sys.executable).with_name("gunicorn")), "pcf.asgi:application",
+            "-k", "uvicorn_worker.UvicornWorker", "-c", "python:pcf.gunicorn",
+            "-b", f"127.0.0.1:{port}", "-w", str(gunicorn_workers), "--log-level", "warning",
+        ]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
