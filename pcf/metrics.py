@@ -43,7 +43,7 @@ WEBHOOK_DELIVERIES = Counter(
 )
 HTTP_REQUESTS = Counter(
     "pcf_http_requests_total",
-    "HTTP requests answered, by route template (never the raw path) and status code",
+    "HTTP requests answered, by URL pattern name (never the raw path) and status code",
     ["route", "status"],
 )
 HTTP_DURATION = Histogram(

@@ -54,10 +54,13 @@ def metrics_view(request: HttpRequest) -> HttpResponseBase:
 
 
 def route_of(request: HttpRequest) -> str:
-    """The matched URL pattern's route template (`v1/jobs/<str:job_id>`), never the
-    raw path: the label's values are bounded by the URLconf."""
+    """The matched URL pattern's name (`job-detail`, `admin:jobs_job_changelist`), or
+    its route template when it has none; never the raw path: the label's values are
+    bounded by the URLconf."""
     match = getattr(request, "resolver_match", None)
-    return str(match.route) if match is not None and match.route else UNMATCHED
+    if match is None:
+        return UNMATCHED
+    return str(match.view_name or match.route or UNMATCHED)
 
 
 def _observe(request: HttpRequest, response: HttpResponseBase, started: float) -> None:

@@ -40,11 +40,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(*, gunicorn_workers: int = 0, **env_extra: str) -> Iterator[LiveServer]:
+def live_server(
+    *, gunicorn_workers: int = 0, log: Path | None = None, **env_extra: str
+) -> Iterator[LiveServer]:
     """Start uvicorn with `env_extra` on top of the test environment; kill it after
     (SIGKILL if SIGTERM is not honoured: a blocked event loop never handles it).
     `gunicorn_workers`: gunicorn with that many uvicorn workers and the Procfile's
-    hooks (pcf.gunicorn) instead, as in production."""
+    hooks (pcf.gunicorn) instead, as in production. `log`: a file for its output."""
     port = _free_port()
     env = {
         **os.environ,
@@ -63,7 +65,8 @@ def live_server(*, gunicorn_workers: int = 0, **env_extra: str) -> Iterator[Live
             "-k", "uvicorn_worker.UvicornWorker", "-c", "python:pcf.gunicorn",
             "-b", f"127.0.0.1:{port}", "-w", str(gunicorn_workers), "--log-level", "warning",
         ]  # fmt: skip
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env)
+    output = open(log, "w") if log is not None else None  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=output, stderr=output)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -83,3 +86,5 @@ def live_server(*, gunicorn_workers: int = 0, **env_extra: str) -> Iterator[Live
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+        if output is not None:
+            output.close()

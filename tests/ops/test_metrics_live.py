@@ -95,7 +95,7 @@ def test_metrics_follow_an_import_across_web_and_worker_processes(
             assert max(backlog) == ROWS // CHUNK_SIZE and backlog[-1] == 0
             assert value(after, "pcf_rows_total", outcome="successful") == ROWS
             assert value(after, "pcf_chunk_duration_seconds_count") == ROWS // CHUNK_SIZE
-            route = {"route": "v1/import/resources", "status": "202"}
+            route = {"route": "import-resources", "status": "202"}
             assert value(after, "pcf_http_requests_total", **route) == 1
             timed = value(after, "pcf_http_request_duration_seconds_count", route=route["route"])
             assert timed == 1
