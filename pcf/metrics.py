@@ -36,6 +36,12 @@ CHUNK_DURATION = Histogram(
     "Time to apply one chunk (its handler and its commit), in a worker",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
+CHUNKS_FAILED = Counter(
+    "pcf_chunks_failed_total",
+    "Chunks recorded failed (a handler error after its retries, or a poison chunk), by"
+    " pass: apply, or check (which fails its job)",
+    ["kind"],
+)
 WEBHOOK_DELIVERIES = Counter(
     "pcf_webhook_deliveries_total",
     "Webhook attempts, by outcome: delivered, retrying (will be tried again), failed (gave up)",

@@ -245,6 +245,7 @@ def record_failure(chunk: Chunk, message: str) -> None:
         ),
         *dispatch_done(chunk.dispatch_id, [chunk.pk]),
     ]
+    transaction.on_commit(lambda: metrics.CHUNKS_FAILED.labels(kind="apply").inc(), robust=True)
     if count_chunk(chunk.job_id, 0, chunk.row_count, also=also).all_chunks_finished:
         finish_if_complete(chunk.job_id)
 
