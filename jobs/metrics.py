@@ -25,16 +25,34 @@ from jobs.engine.dispatch import QUEUE
 logger = logging.getLogger("pcf.jobs.metrics")
 
 # Ready means what the dispatcher may send (jobs.engine.dispatch._READY_SQL): a check of
-# a staged chunk, or applying one once its job is sealed and its check pass passed.
+# a staged chunk, or applying one once its job is sealed and its check pass passed. The
+# count comes from each active job's counters (no chunk row is read: a backlog of 200,000
+# ready chunks took 75 ms to count row by row), and includes the chunks in flight, which
+# _IN_FLIGHT_SQL then splits off. The oldest wait is each job's first ready chunk by seq
+# (one probe of chunk_ready_check / chunk_ready_apply per active job): chunks are stored
+# in seq order, so it is the job's oldest, unless a re-run put lower chunks back later.
 # Chunk.ready_at is when the chunk was stored, or put back by a re-run.
 _READY_SQL = """
-SELECT count(*), min(c.ready_at)
+SELECT
+    coalesce(sum(
+        j.chunks_unchecked
+        + CASE WHEN j.sealed AND j.chunks_unchecked = 0 AND j.check_failed = 0
+               THEN j.chunks_total - j.chunks_finished ELSE 0 END
+    ), 0),
+    min(least(
+        (SELECT c.ready_at FROM jobs_chunk c
+         WHERE c.job_id = j.id AND c.status = 'pending' AND c.dispatch_id IS NULL
+           AND NOT c.checked
+         ORDER BY c.seq LIMIT 1),
+        CASE WHEN j.sealed AND j.chunks_unchecked = 0 AND j.check_failed = 0 THEN
+            (SELECT c.ready_at FROM jobs_chunk c
+             WHERE c.job_id = j.id AND c.status = 'pending' AND c.dispatch_id IS NULL
+               AND c.checked
+             ORDER BY c.seq LIMIT 1)
+        END
+    ))
 FROM jobs_job j
-JOIN jobs_chunk c ON c.job_id = j.id
 WHERE j.status IN ('queued', 'processing')
-  AND c.status = 'pending' AND c.dispatch_id IS NULL
-  AND (NOT c.checked
-       OR (j.sealed AND j.chunks_unchecked = 0 AND j.check_failed = 0))
 """
 
 _IN_FLIGHT_SQL = """
@@ -79,14 +97,21 @@ class BacklogCollector:
             cursor.execute("SELECT clock_timestamp()")
             now = cursor.fetchone()[0]
             cursor.execute(_READY_SQL)
-            count, oldest_at = cursor.fetchone()
-            ready[QUEUE] = int(count)
+            pending, oldest_at = cursor.fetchone()
             waits = [now - oldest_at] if oldest_at is not None else []
             cursor.execute(_IN_FLIGHT_SQL)
-            for queue, started, chunks, ready_at in cursor.fetchall():
-                target = running if started else ready
-                target[queue] = target.get(queue, 0) + int(chunks)
-                if not started and ready_at is not None:
-                    waits.append(now - ready_at)
+            in_flight = cursor.fetchall()
+        # The jobs' counters include every chunk in flight; started ones are running.
+        ready[QUEUE] = int(pending)
+        for queue, started, chunks, ready_at in in_flight:
+            if started:
+                running[queue] = running.get(queue, 0) + int(chunks)
+                ready[QUEUE] -= int(chunks)
+            elif queue != QUEUE:
+                ready[QUEUE] -= int(chunks)
+                ready[queue] = ready.get(queue, 0) + int(chunks)
+            if not started and ready_at is not None:
+                waits.append(now - ready_at)
+        ready[QUEUE] = max(ready[QUEUE], 0)
         oldest = max((w.total_seconds() for w in waits), default=0.0)
         return ready, running, max(oldest, 0.0)
