@@ -6,12 +6,15 @@ zero, and the rows counter reach the job's total."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from jobs.models import Job
+from pcf import metrics_process
 from tests.live_server import LiveServer, live_server
 from tests.ops.metrics_scrape import samples, value
 from tests.waiting import wait_for
@@ -76,8 +79,14 @@ def test_metrics_follow_an_import_across_web_and_worker_processes(
             assert value(waiting, "pcf_chunks_ready", queue="chunks") == ROWS // CHUNK_SIZE
             assert value(waiting, "pcf_chunks_running", queue="chunks") == 0
             assert value(waiting, "pcf_jobs_total", type="csv_import", status="queued") == 1
-            # when a worker starts on it
+            # when a worker starts on it (cleaning the files of this host's dead
+            # processes first, as gunicorn did)
+            gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                                  capture_output=True, text=True, check=True)  # fmt: skip
+            stale = shared / f"counter_{metrics_process.identity(int(gone.stdout))}.db"
+            stale.write_bytes(b"")
             workers.start()
+            assert not stale.exists()
             backlog = [value(waiting, "pcf_chunks_ready", queue="chunks")]
 
             def drained() -> dict | None:
