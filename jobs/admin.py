@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
 from django.core.handlers.asgi import ASGIRequest
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -233,7 +234,7 @@ class JobAdmin(admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        job = Job.objects.filter(pk=object_id).first()
+        job = self.get_object(request, unquote(object_id))  # the admin quotes ids in URLs
         if job is None:
             return super().change_view(request, object_id, form_url, extra_context)
         # The first rows of each, by the (job, seq) and (job, id) indexes.
@@ -246,7 +247,7 @@ class JobAdmin(admin.ModelAdmin):
             "chunks_url": _job_list_url(Chunk, job),
             "errors_url": _job_list_url(JobError, job),
             "deliveries_url": _job_list_url(WebhookDelivery, job),
-            "errors_csv_url": reverse("admin:jobs_job_errors_csv", args=[job.pk]),
+            "errors_csv_url": reverse("admin:jobs_job_errors_csv", args=[quote(job.pk)]),
             "page_rows": JOB_PAGE_ROWS,
             **_poll_context(),
             # A read-only page: no save buttons.
@@ -269,7 +270,7 @@ class JobAdmin(admin.ModelAdmin):
     def errors_csv_view(self, request: HttpRequest, job_id: str) -> StreamingHttpResponse:
         """The job's errors as CSV, streamed as GET /v1/jobs/{id}/errors?format=csv does,
         for a staff login rather than the tenant's token."""
-        job = get_object_or_404(Job, pk=job_id)
+        job = get_object_or_404(Job, pk=unquote(job_id))
         if not self.has_view_permission(request, job):
             raise Http404
         # Each server kind streams its own kind of iterator without buffering it.

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.utils import timezone
@@ -31,6 +32,11 @@ def _finished_with_errors(tenant: Any) -> Job:
     execution.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
     job.refresh_from_db()
     return job
+
+
+def _page(job: Job, view: str = "change/") -> str:
+    """The URL of one of the job's admin pages (the admin quotes the "_" of ids)."""
+    return f"{JOBS}{quote(job.pk)}/{view}"
 
 
 def _messages(response: Any) -> list[str]:
@@ -88,7 +94,7 @@ def test_job_page_shows_chunks_errors_deliveries_and_csv_link(admin_client, tena
     # given a finished job with error rows
     job = _finished_with_errors(tenant)
     # when the operator opens the job page
-    response = admin_client.get(f"{JOBS}{job.pk}/change/")
+    response = admin_client.get(_page(job))
     body = response.content.decode()
     # then it shows its chunks, its errors and its webhook attempts, each linked to its list
     assert response.status_code == 200
@@ -97,7 +103,7 @@ def test_job_page_shows_chunks_errors_deliveries_and_csv_link(admin_client, tena
     for kind in ("chunk", "joberror", "webhookdelivery"):
         assert f"/admin/jobs/{kind}/?job__id__exact={job.pk}" in body
     # and a link to its errors as CSV, with no save button on this read-only page
-    assert f"{JOBS}{job.pk}/errors.csv" in body
+    assert _page(job, "errors.csv") in body
     assert 'name="_save"' not in body
     # and the chunk and error lists it links to are one job's, paginated
     errors = admin_client.get("/admin/jobs/joberror/", {"job__id__exact": job.pk})
@@ -119,7 +125,7 @@ def test_a_job_with_many_errors_pages_them(
     )
     # when an operator opens the job page, then its errors
     with django_assert_max_num_queries(20):
-        page = admin_client.get(f"{JOBS}{job.pk}/change/")
+        page = admin_client.get(_page(job))
     errors = admin_client.get(f"/admin/jobs/joberror/?job__id__exact={job.pk}")
     # then the job page shows the first 20 of them, and the error list one page of 100
     assert page.status_code == 200
@@ -133,7 +139,7 @@ def test_a_job_with_many_errors_pages_them(
 def test_errors_csv_download_is_for_staff(admin_client, client, tenant) -> None:
     # given a finished job with two error rows
     job = _finished_with_errors(tenant)
-    url = f"{JOBS}{job.pk}/errors.csv"
+    url = _page(job, "errors.csv")
     # when staff download its errors
     response = admin_client.get(url)
     # then they get the same CSV as the API's
@@ -255,5 +261,5 @@ def test_live_tenants_page(admin_client: Client, tenant) -> None:
     # then tenant a is listed with its running job and a live progress bar, b is not
     assert page.status_code == 200
     assert "tenant-a" in body and "tenant-quiet" not in body
-    assert f"/admin/jobs/job/{running.pk}/change/" in body
+    assert _page(running) in body
     assert f'data-job="{running.pk}" data-finished="0"' in body
