@@ -1,11 +1,11 @@
 """The operator's console in the Django admin: jobs filtered by tenant, type, status and
-date with a live progress bar and rows/s; a job page with the first rows of its chunks,
+date, with a live progress bar and rows/s; a job page with the first rows of its chunks,
 errors and webhook attempts (each also its own paginated list) and its errors as CSV;
 actions to cancel, re-run failed chunks and re-send the webhook; and a page of the
 tenants whose jobs are running now (docs/jobs.md, "Admin console").
 
-Every list is paginated and none counts a whole table: a job may have 100k chunks and
-a million errors."""
+Every list is paginated and counts at most COUNT_CAP rows: a job may have 100k chunks
+and a million errors."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.core.handlers.asgi import ASGIRequest
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -39,10 +41,29 @@ JOB_PAGE_ROWS = 20
 PROGRESS_POLL_MS = 1000
 
 
+# Rows a list counts at most. Counting a million errors of one job took 107 ms and
+# paging to its end 650 ms; past this many, the list says "at least" and stops paging
+# (the errors CSV has them all).
+COUNT_CAP = 100_000
+
+
+class CappedCountPaginator(Paginator):
+    """A paginator that counts at most COUNT_CAP rows (admin/jobs/pagination.html says
+    "at least" at the cap)."""
+
+    cap = COUNT_CAP
+
+    @cached_property
+    def count(self) -> int:
+        rows: QuerySet[Any] = self.object_list  # type: ignore[assignment]
+        return rows.order_by()[: self.cap].count()
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """A job's chunks, errors or deliveries, paginated (a job may have a million)."""
 
     list_per_page = 100
+    paginator = CappedCountPaginator
     # No COUNT(*) over the whole table for the "show all" link: only the filtered count.
     show_full_result_count = False
     list_select_related = ("job",)
@@ -171,10 +192,12 @@ class JobAdmin(admin.ModelAdmin):
     )  # fmt: skip
     list_filter = ("status", JobTypeFilter, "tenant", "created_at")
     search_fields = ("=id",)  # an exact id, found by the primary key
-    date_hierarchy = "created_at"
+    # A date filter, not date_hierarchy: that runs SELECT DISTINCT over every job's day
+    # on each page (76 ms at 200,000 jobs, growing with the table).
     ordering = ("-created_at",)  # the job_recent index
     list_select_related = ("tenant",)
     list_per_page = 50
+    paginator = CappedCountPaginator
     # No COUNT(*) of every job for the "show all" link.
     show_full_result_count = False
     # No inlines: a job with 1M errors rendered them all on one page. The job page shows
