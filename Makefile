@@ -1,18 +1,19 @@
 # Two commands do all the set-up on a fresh machine with only Python 3.11+:
 #   make run    start the service (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)
 #   make test   run the whole suite (lint, types, tests)
+#   make e2e    the browser tests (tests/e2e): Playwright driving Debian's Chromium
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install run test lint types pytest bench clean-data
+.PHONY: install run test lint types pytest e2e chromium bench clean-data
 
 # Local runs and tests sign with a key of their own, made once in .pcf-data/secret_key;
 # production sets SECRET_KEY itself (pcf/settings.py refuses to start without it).
 LOCAL_SECRET_KEY = $(shell $(PY) -c 'from pcf.embedded import local_secret_key as k; print(k())')
-run types pytest bench: export SECRET_KEY ?= $(LOCAL_SECRET_KEY)
+run types pytest e2e bench: export SECRET_KEY ?= $(LOCAL_SECRET_KEY)
 
 $(STAMP): pyproject.toml requirements.lock clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +48,19 @@ pytest: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint types pytest
+
+# Browser tests: Playwright (a dev dependency) drives Debian's Chromium, installed with
+# apt-get when missing (Playwright's own browser download is not used). They start
+# their own web, worker and Flower processes on the test database.
+CHROMIUM ?= /usr/bin/chromium
+e2e: install
+	@test -x $(CHROMIUM) || $(MAKE) --no-print-directory chromium
+	PCF_E2E_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest --e2e tests/e2e $(PYTEST_ARGS)
+
+chromium:
+	@command -v apt-get >/dev/null || { echo "no $(CHROMIUM) and no apt-get: install Chromium and set CHROMIUM=" >&2; exit 1; }
+	$(if $(filter 0,$(shell id -u)),,sudo -n) apt-get update -q
+	$(if $(filter 0,$(shell id -u)),,sudo -n) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)

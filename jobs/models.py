@@ -15,6 +15,8 @@ import uuid
 from django.db import models
 from django.db.models.functions import Now
 
+from pcf.models import ApiClient
+
 
 def new_job_id() -> str:
     return "job_" + secrets.token_hex(12)
@@ -75,6 +77,8 @@ class Job(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "-created_at", "-id"], name="job_tenant_recent"),
+            # The admin's job list, newest first across tenants (with a date filter).
+            models.Index(fields=["-created_at", "-id"], name="job_recent"),
             models.Index(
                 fields=["status"],
                 name="job_active",
@@ -323,3 +327,12 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id} {self.event} #{self.attempt}"
+
+
+class LiveTenant(ApiClient):
+    """The admin's page of tenants with running jobs (jobs/admin.py): a proxy with no
+    table of its own, so the page has an entry, and a permission, in the admin index."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "live tenant"

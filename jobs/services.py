@@ -1,4 +1,5 @@
-"""The job engine, as other apps use it: submit a job, cancel it, re-run what failed.
+"""The job engine, as other apps use it: submit a job, cancel it, re-run what failed,
+send its webhook again.
 
 A feature registers a chunk handler (jobs.handlers) and submits jobs here; the engine
 (jobs/engine/) owns dispatch, retries, the ledger, progress, finishing, webhooks and
@@ -6,6 +7,7 @@ retention. Apps import this module, never jobs.engine."""
 
 from __future__ import annotations
 
+from jobs.engine import outbox
 from jobs.engine.lifecycle import (
     ChunkInput,
     job_cancel,
@@ -13,6 +15,7 @@ from jobs.engine.lifecycle import (
     job_rerun_failed_chunks,
     job_submit,
 )
+from jobs.models import Job, WebhookMessage
 from pcf.models import ApiClient, new_webhook_secret
 
 __all__ = [
@@ -21,6 +24,7 @@ __all__ = [
     "job_fail",
     "job_rerun_failed_chunks",
     "job_submit",
+    "job_webhook_resend",
     "webhook_secret_rotate",
 ]
 
@@ -30,3 +34,9 @@ def webhook_secret_rotate(*, tenant: ApiClient) -> str:
     tenant.webhook_secret = new_webhook_secret()
     tenant.save(update_fields=["webhook_secret"])
     return tenant.webhook_secret
+
+
+def job_webhook_resend(*, job: Job) -> WebhookMessage:
+    """Send a settled job's last webhook event again, through the outbox (see
+    jobs.engine.outbox.resend_last); Conflict when the job is running or has none."""
+    return outbox.resend_last(job)

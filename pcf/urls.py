@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from pcf.errors import error_response, internal_error
@@ -13,6 +15,9 @@ from pcf.metrics_http import metrics_view
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
+    # Browsers ask every site for /favicon.ico (the admin names none): a 404 there is a
+    # console error on every admin page.
+    path("favicon.ico", RedirectView.as_view(url=static("pcf/favicon.svg")), name="favicon"),
     path("admin/", admin.site.urls),
     path(
         "v1/openapi.json",

@@ -57,6 +57,8 @@ def live_server(
         **env_extra,
     }
     env.pop("PCF_DB_POOL", None)  # pcf.asgi turns the pool on by itself
+    # The browser tests' own process needs it (tests/e2e/conftest.py); a server never.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     argv = [sys.executable, "-m", "uvicorn", "pcf.asgi:application", "--port", str(port)]
     argv += ["--log-level", "warning"]
     if gunicorn_workers:

@@ -193,6 +193,7 @@ def _purge_broker() -> None:
 @pytest.fixture(scope="session")
 def _celery_workers(django_db_setup: None, django_db_blocker: object) -> Iterator[Workers]:
     env = dict(os.environ)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for the browser tests' process only
     env.update(WORKER_ENV)
     env.update(_test_database_env())
     env["REDIS_URL"] = settings.REDIS_URL

@@ -22,6 +22,7 @@ from jobs import webhooks
 from jobs.engine import broker, infra
 from jobs.models import Job, WebhookDelivery, WebhookMessage, WebhookMessageStatus
 from pcf import metrics
+from pcf.exceptions import Conflict
 
 logger = logging.getLogger("pcf.webhooks")
 
@@ -48,6 +49,37 @@ def enqueue(job: Job) -> WebhookMessage | None:
         next_attempt_at=now,
         enqueued_at=now,
     )
+
+
+@transaction.atomic
+def resend_last(job: Job) -> WebhookMessage:
+    """Send the job's last webhook again (an operator's re-send), from the outbox like
+    any delivery; return the message that will carry it. A message still pending is
+    made due now rather than doubled; a delivered or failed one is copied into a new
+    message (same event, URL, headers and body; a new delivery id, since receivers
+    drop a delivery id they have seen). A settled job that never had a message (e.g.
+    its webhook came before the outbox) gets one built now. Raises Conflict when the
+    job is not settled or has no webhook for its event."""
+    locked = Job.objects.select_for_update().get(pk=job.pk)
+    if not locked.is_settled:
+        raise Conflict(f"Job {job.id} is {locked.status}; its webhook is sent when it ends")
+    now = timezone.now()
+    last = WebhookMessage.objects.filter(job=locked).order_by("-created_at").first()
+    if last is not None and last.status == WebhookMessageStatus.PENDING:
+        WebhookMessage.objects.filter(pk=last.pk).update(next_attempt_at=now, enqueued_at=now)
+        message = last
+    elif last is not None:
+        message = WebhookMessage.objects.create(
+            job=locked, event=last.event, url=last.url, headers=last.headers, body=last.body,
+            next_attempt_at=now, enqueued_at=now,
+        )  # fmt: skip
+    else:
+        built = enqueue(locked)
+        if built is None:
+            raise Conflict(f"Job {job.id} has no webhook for its {locked.status} event")
+        message = built
+    transaction.on_commit(lambda: send_now([message.pk]))
+    return message
 
 
 def _nudge(message_id: Any, job_id: str, attempt: int) -> broker.Message:

@@ -15,7 +15,8 @@ is async: a costly document must never hold up the event loop of the web process
   (inline fragments merged in): graphql-core compares such fields pairwise, and 1,000
   `__typename` would spend its whole validation budget and fail as a bare
   "Validation aborted."; refused as BATCH_TOO_LARGE before validation starts;
-- introspection only when DEBUG.
+- introspection only when DEBUG; then a document that only introspects (GraphiQL's
+  schema query is 18 levels deep) is exempt from the depth limit, not the others.
 A document refused by these limits answers 400 (the view reads the request's mark).
 The byte-size cap and the request's shape are checked in the view, before all this."""
 
@@ -33,6 +34,7 @@ from graphql import (
     DocumentNode,
     FieldNode,
     InlineFragmentNode,
+    OperationDefinitionNode,
     SelectionSetNode,
     Visitor,
     parse,
@@ -145,14 +147,31 @@ def check_repeated_fields(document: DocumentNode) -> None:
         )
 
 
+INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})
+
+
+def introspects_only(document: DocumentNode) -> bool:
+    """Whether every operation of the document selects introspection fields only."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    return bool(operations) and all(
+        isinstance(selection, FieldNode) and selection.name.value in INTROSPECTION_FIELDS
+        for operation in operations
+        for selection in operation.selection_set.selections
+    )
+
+
 def check_costs(document: DocumentNode) -> None:
-    """Refuse a document past the alias, depth or spread limits, fragments included."""
+    """Refuse a document past the alias, depth or spread limits, fragments included.
+    With DEBUG (introspection on), a document that only introspects may be deeper:
+    GraphiQL's schema query is, and the other limits still bound its cost."""
     try:
         fragments = fragment_costs(document)
     except FragmentCycle as cycle:
         raise ValidationError(f"Cannot spread fragment {cycle.name!r} within itself") from None
     max_aliases = settings.PCF_GRAPHQL_MAX_ALIASES
     max_depth = settings.PCF_GRAPHQL_MAX_DEPTH
+    if settings.DEBUG and introspects_only(document):
+        max_depth = MAX_TEXT_NESTING
     max_spreads = settings.PCF_GRAPHQL_MAX_SPREADS
     definitions = [
         *((f"Operation {name!r}", cost) for name, cost in operation_costs(document, fragments)),

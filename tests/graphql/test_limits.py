@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import override_settings
+from graphql import get_introspection_query
 
 from resources.models import Resource
 
@@ -114,6 +115,19 @@ def test_introspection_and_graphiql_in_debug(gql, anon):
     assert body == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
     assert page.status_code == 200
     assert b"graphiql" in page.content.lower()
+
+
+@override_settings(DEBUG=True)
+def test_graphiqls_schema_query_passes_the_depth_limit_in_debug(gql):
+    # given GraphiQL's schema query (18 levels deep), as its page sends it
+    query = get_introspection_query(descriptions=True, input_value_deprecation=True)
+    # when / then it answers the schema
+    body = gql(query)
+    assert "errors" not in body
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+    # and a deep document that does more than introspect is still refused
+    deep = gql.refused(_nested(9).replace("{ resource", "{ __typename resource", 1))
+    assert "11 levels deep; at most 10" in deep["errors"][0]["message"]
 
 
 def test_no_graphiql_without_debug(tenant):

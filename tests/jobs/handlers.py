@@ -169,3 +169,27 @@ def check_while_cancelled(job: Job, chunk: Chunk) -> CheckOutcome:
     thread.start()
     thread.join()
     return CheckOutcome(invalid=0)
+
+
+def gate_key(job_id: str) -> str:
+    return f"pcf:test:gate:{job_id}"
+
+
+# A gated chunk gives up waiting after this long (a test that forgot to open its gate
+# must not hold a worker for ever).
+GATE_TIMEOUT_SECONDS = 120
+
+
+@register_chunk_handler("test.gated")
+def gated(job: Job, chunk: Chunk) -> ChunkOutcome:
+    """Payload {"rows": n}: waits until the job's gate counter (Redis, `gate_key`) is
+    above the chunk's seq, then counts n successful rows. A test opens the gate one chunk
+    at a time (INCR) to make progress advance step by step."""
+    client = redis_client()
+    deadline = time.monotonic() + GATE_TIMEOUT_SECONDS
+    while int(client.get(gate_key(job.id)) or 0) <= chunk.seq:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gate of {job.id} not opened for chunk {chunk.seq}")
+        time.sleep(0.05)
+    rows = int((chunk.payload or {}).get("rows", 1))
+    return ChunkOutcome(successful=rows, failed=0)
