@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0004_engine_v2'),
+        ('jobs', '0005_admin_console'),
     ]
 
     operations = [
