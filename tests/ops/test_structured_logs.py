@@ -117,3 +117,18 @@ def test_a_workers_chunk_lines_name_job_chunk_tenant_and_attempt(
     for line in about:
         assert line["chunk_seq"] == 0 and line["tenant"] == tenant.client_model.pk
         assert line["attempt"] == 1
+
+
+@pytest.mark.django_db
+def test_the_admin_job_page_shows_the_request_id(admin_client, tenant) -> None:
+    # given a job submitted by a request with an id
+    answer = tenant.api.post(
+        "/v1/bulk/resources",
+        {"resources": [{"name": "b", "type": "document"}]},
+        format="json",
+        HTTP_X_REQUEST_ID="admin-trace-7",
+    )
+    assert answer.status_code == 202, answer.content
+    # when an operator opens the job in the admin, then the request id is on it
+    page = admin_client.get(f"/admin/jobs/job/{answer.json()['job_id']}/change/")
+    assert page.status_code == 200 and b"admin-trace-7" in page.content
