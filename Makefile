@@ -28,6 +28,8 @@ install: $(STAMP)
 # Local Flower login; set FLOWER_BASIC_AUTH=user:password yourself anywhere shared.
 run: export FLOWER_BASIC_AUTH ?= pcf:pcf-local
 run: export PATH := $(abspath $(VENV))/bin:$(PATH)
+# Web and worker processes report their metrics together (/metrics on the web port).
+run: export PROMETHEUS_MULTIPROC_DIR ?= $(abspath .pcf-data/metrics)
 # honcho stops the whole stack when one process exits: each one restarts instead.
 run: export PCF_RESPAWN := $(abspath $(PY)) -m pcf.respawn --
 run: install

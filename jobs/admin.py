@@ -208,6 +208,7 @@ class JobAdmin(admin.ModelAdmin):
         "total", "processed", "successful", "failed", "skipped", "chunks_total",
         "chunks_finished", "sealed", "options", "webhook", "summary", "task_results",
         "created_at", "updated_at", "started_at", "finished_at",
+        "request_id",  # the X-Request-ID that submitted it: its log lines (operations.md)
     )  # fmt: skip
     fields = readonly_fields
 

@@ -13,6 +13,7 @@ import secrets
 import uuid
 
 from django.db import models
+from django.db.models.functions import Now
 
 from pcf.models import ApiClient
 
@@ -69,6 +70,9 @@ class Job(models.Model):
     # Set when the job is finished *and settled*: a chunk already running when the job
     # was cancelled (or failed) commits and is counted first; see services._settle.
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The X-Request-ID of the request that submitted it (pcf.request_id): from an API
+    # call to every log line of its job. Empty when submitted outside a request.
+    request_id = models.CharField(max_length=128, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [
@@ -136,6 +140,9 @@ class Chunk(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.IntegerField(null=True, blank=True)
+    # Since when it waits to run: stored (the database's clock, also for COPY), or put
+    # back by a re-run. The oldest ready chunk's age is the autoscaling signal (jobs.metrics).
+    ready_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "seq"], name="chunk_job_seq")]

@@ -76,6 +76,9 @@ def job_data(job: Job) -> dict[str, Any]:
     }
     if job.message:
         data["message"] = job.message
+    if job.request_id:
+        # The X-Request-ID of the call that submitted it: find its log lines by it.
+        data["request_id"] = job.request_id
     if (summary := job_summary(job)) is not None:
         data["summary"] = summary
     return data

@@ -1,7 +1,7 @@
 """ASGI entry point: Server-Sent Events need long-lived responses without a thread each.
 
 pcf.bodyguard sits in front of Django: body caps and the bearer token are checked
-before Django reads (and spools) a request body."""
+before Django reads (and spools) a request body. pcf.request_id wraps both."""
 
 import os
 
@@ -16,5 +16,7 @@ if not settings.configured:
 django_application = get_asgi_application()
 
 from pcf.bodyguard import BodyGuard  # noqa: E402 - needs the apps loaded above
+from pcf.request_id import RequestIdASGI  # noqa: E402 - needs the apps loaded above
 
-application = BodyGuard(django_application)
+# Outermost: every log line of a request, even one the body guard refuses, has its id.
+application = RequestIdASGI(BodyGuard(django_application))

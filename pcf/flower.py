@@ -1,6 +1,10 @@
 """`python -m pcf.flower [flower options]`: Flower, only behind a basic-auth login with a
 password. Flower itself starts open when --basic-auth is missing, and takes "user:" (no
-password) as a login; this refuses both before anything listens."""
+password) as a login; this refuses both before anything listens.
+
+Its Broker tab lists the queues declared in CELERY_TASK_QUEUES (chunks, webhooks,
+celery) with their lengths, read from Redis itself: Flower needs --broker-api only for
+RabbitMQ's management API."""
 
 from __future__ import annotations
 
@@ -25,6 +29,9 @@ def main(argv: list[str]) -> None:
     problem = basic_auth_problem(auth)
     if problem:
         sys.exit(problem)
+    # Flower keeps Prometheus metrics of its own: they must not land in the directory
+    # where web and workers sum theirs (pcf.metrics_process).
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     # Imported only once the login is known good: celery's CLI is slow to load.
     from celery.__main__ import main as celery
 

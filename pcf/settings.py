@@ -9,6 +9,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from pcf import embedded
 from pcf.env import env_bool, env_int, env_list, env_str
@@ -47,6 +48,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request carries its id, and every answer is counted.
+    "pcf.request_id.RequestIdMiddleware",
+    "pcf.metrics_http.HttpMetricsMiddleware",
     # Django's gzip minus streaming responses (SSE), then request gzip with a size cap.
     "pcf.compression.ResponseGZipMiddleware",
     "pcf.compression.RequestDecompressionMiddleware",
@@ -233,15 +237,34 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# PCF_LOG_FORMAT=json: one JSON object per line (python-json-logger) with the request
+# id, or a chunk's job id, seq, tenant and attempt (pcf.logcontext); text for people.
+PCF_LOG_FORMAT = env_str("PCF_LOG_FORMAT", "text").lower()
+if PCF_LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured("PCF_LOG_FORMAT must be text or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "pcf.logcontext.ContextFilter"}},
+    "formatters": {"json": {"()": "pcf.logcontext.json_formatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            **({"formatter": "json"} if PCF_LOG_FORMAT == "json" else {}),
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # One INFO line per outgoing request (webhooks, benchmarks) is noise: every webhook
     # attempt is recorded as a WebhookDelivery row instead.
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+
+# --- Metrics (pcf/metrics.py; /metrics) ------------------------------------------------
+# Scrapes must carry this bearer token; unset, only loopback clients may scrape.
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself) makes every web and worker
+# process sharing it report together; unset, each process reports only itself.
+PCF_METRICS_TOKEN = env_str("PCF_METRICS_TOKEN")
 
 # --- PCF limits (API.md) -------------------------------------------------------------
 PCF_PAGE_SIZE_DEFAULT = 100
@@ -314,6 +337,9 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.purge": {"queue": "celery"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Declared, so Flower's broker tab lists every queue with its length even while no worker
+# reports its active queues.
+CELERY_TASK_QUEUES = [Queue("chunks"), Queue("webhooks"), Queue("celery")]
 PCF_PURGE_HOUR_UTC = env_int("PCF_PURGE_HOUR_UTC", 3)
 CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "jobs.tasks.sweep", "schedule": float(PCF_SWEEP_INTERVAL_SECONDS)},

@@ -10,9 +10,11 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from pcf.errors import error_response, internal_error
 from pcf.exceptions import NotFound
 from pcf.health import healthz
+from pcf.metrics_http import metrics_view
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     # Browsers ask every site for /favicon.ico (the admin names none): a 404 there is a
     # console error on every admin page.
     path("favicon.ico", RedirectView.as_view(url=static("pcf/favicon.svg")), name="favicon"),

@@ -40,9 +40,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(**env_extra: str) -> Iterator[LiveServer]:
+def live_server(
+    *, gunicorn_workers: int = 0, log: Path | None = None, **env_extra: str
+) -> Iterator[LiveServer]:
     """Start uvicorn with `env_extra` on top of the test environment; kill it after
-    (SIGKILL if SIGTERM is not honoured: a blocked event loop never handles it)."""
+    (SIGKILL if SIGTERM is not honoured: a blocked event loop never handles it).
+    `gunicorn_workers`: gunicorn with that many uvicorn workers and the Procfile's
+    hooks (pcf.gunicorn) instead, as in production. `log`: a file for its output."""
     port = _free_port()
     env = {
         **os.environ,
@@ -56,7 +60,15 @@ def live_server(**env_extra: str) -> Iterator[LiveServer]:
     # The browser tests' own process needs it (tests/e2e/conftest.py); a server never.
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     argv = [sys.executable, "-m", "uvicorn", "pcf.asgi:application", "--port", str(port)]
-    proc = subprocess.Popen([*argv, "--log-level", "warning"], cwd=ROOT, env=env)
+    argv += ["--log-level", "warning"]
+    if gunicorn_workers:
+        argv = [
+            str(Path(sys.executable).with_name("gunicorn")), "pcf.asgi:application",
+            "-k", "uvicorn_worker.UvicornWorker", "-c", "python:pcf.gunicorn",
+            "-b", f"127.0.0.1:{port}", "-w", str(gunicorn_workers), "--log-level", "warning",
+        ]  # fmt: skip
+    output = open(log, "w") if log is not None else None  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=output, stderr=output)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -76,3 +88,5 @@ def live_server(**env_extra: str) -> Iterator[LiveServer]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+        if output is not None:
+            output.close()

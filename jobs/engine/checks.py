@@ -19,6 +19,7 @@ from jobs.engine import claims, dispatch, infra, ledger
 from jobs.handlers import RowError, check_verdict, get_check_handler
 from jobs.models import ACTIVE_STATUSES, Chunk, ChunkStatus, Job, JobError, JobStatus
 from jobs.task_results import TaskRecord, record_skip
+from pcf import metrics
 from pcf.db import commit_durably
 from pcf.errors import new_reference
 
@@ -154,6 +155,7 @@ def check_record_failure(*, chunk_ids: Sequence[int], message: str) -> bool:
 
 def _fail_check(chunk: Chunk, message: str) -> bool:
     text = f"Checking chunk {chunk.seq} failed: {message}"
+    transaction.on_commit(lambda: metrics.CHUNKS_FAILED.labels(kind="check").inc(), robust=True)
     JobError.objects.create(
         job_id=chunk.job_id, chunk=chunk, field="", code="INTERNAL", message=text
     )

@@ -40,6 +40,10 @@ class Started:
     kind: str
     task_id: str
     chunk_ids: list[int]
+    # For log lines (pcf.logcontext): the tenant, and each chunk's seq and attempt.
+    tenant_id: int
+    seqs: list[int]
+    attempts: list[int]
 
 
 _START_SQL = """
@@ -50,14 +54,16 @@ WITH target AS MATERIALIZED (
 ), started AS (
     UPDATE jobs_dispatch d SET started_at = %(now)s
     FROM locked WHERE d.id = locked.id
-    RETURNING d.id, d.job_id, d.kind, d.task_id
+    RETURNING d.id, d.job_id, d.kind, d.task_id, d.tenant_id
 ), stamped AS (
     UPDATE jobs_chunk c SET attempts = attempts + %(count)s, last_attempt_at = %(now)s
     FROM started WHERE c.dispatch_id = started.id AND c.status = 'pending'
-    RETURNING c.id, c.seq
+    RETURNING c.id, c.seq, c.attempts
 )
 SELECT s.id, s.job_id, s.kind, s.task_id,
-       ARRAY(SELECT id FROM stamped ORDER BY seq)
+       ARRAY(SELECT id FROM stamped ORDER BY seq), s.tenant_id,
+       ARRAY(SELECT seq FROM stamped ORDER BY seq),
+       ARRAY(SELECT attempts FROM stamped ORDER BY seq)
 FROM started s
 """
 
@@ -81,7 +87,14 @@ def start(dispatch_id: int, *, count_attempt: bool = True) -> Started | None:
     if row is None:
         return None
     return Started(
-        dispatch_id=row[0], job_id=row[1], kind=row[2], task_id=row[3], chunk_ids=list(row[4])
+        dispatch_id=row[0],
+        job_id=row[1],
+        kind=row[2],
+        task_id=row[3],
+        chunk_ids=list(row[4]),
+        tenant_id=row[5],
+        seqs=list(row[6]),
+        attempts=list(row[7]),
     )
 
 

@@ -24,6 +24,7 @@ from jobs.engine import checks, claims, dispatch, infra, ledger
 from jobs.handlers import ChunkOutcome, get_chunk_handler, get_group_handler
 from jobs.models import ACTIVE_STATUSES, Chunk, DispatchKind, JobStatus
 from jobs.task_results import TaskRecord, record_skip
+from pcf import logcontext, metrics
 from pcf.db import commit_durably
 from pcf.errors import new_reference
 
@@ -44,20 +45,43 @@ def _run_started(dispatch_id: int, first: bool, record: TaskRecord | None) -> st
     started = claims.start(dispatch_id, count_attempt=first)
     if started is None:
         return record_skip(record, "skipped: finished already, or running elsewhere")
-    try:
-        if not started.chunk_ids:
-            with transaction.atomic():
-                ledger.free_idle_dispatches(started.job_id)
-            return record_skip(record, "skipped: no chunk of it is pending")
-        if started.kind == DispatchKind.CHECK:
-            return checks.chunks_check(chunk_ids=started.chunk_ids, record=record)
-        if len(started.chunk_ids) > 1:
-            together = group_run(chunk_ids=started.chunk_ids, record=record)
-            if together is not None:
-                return together
-        return "; ".join(chunk_run(chunk_id=c, record=record) for c in started.chunk_ids)
-    finally:
-        claims.release(dispatch_id)
+    # Every log line of this message names its job, tenant, chunk(s) and attempt.
+    with logcontext.bind(job_id=started.job_id, tenant=started.tenant_id, **_chunks_of(started)):
+        try:
+            return _run_chunks(started, record)
+        finally:
+            claims.release(dispatch_id)
+
+
+def _chunks_of(started: claims.Started) -> dict[str, object]:
+    """The log fields of a message's chunks: one seq, or the span of seqs it carries."""
+    if not started.seqs:
+        return {}
+    first, last = started.seqs[0], started.seqs[-1]
+    return {
+        "chunk_seq": first if first == last else f"{first}-{last}",
+        "attempt": max(started.attempts),
+    }
+
+
+def _run_chunks(started: claims.Started, record: TaskRecord | None) -> str:
+    if not started.chunk_ids:
+        with transaction.atomic():
+            ledger.free_idle_dispatches(started.job_id)
+        return record_skip(record, "skipped: no chunk of it is pending")
+    if started.kind == DispatchKind.CHECK:
+        return checks.chunks_check(chunk_ids=started.chunk_ids, record=record)
+    if len(started.chunk_ids) > 1:
+        together = group_run(chunk_ids=started.chunk_ids, record=record)
+        if together is not None:
+            return together
+    done = []
+    for chunk_id, seq, attempt in zip(
+        started.chunk_ids, started.seqs, started.attempts, strict=True
+    ):
+        with logcontext.bind(chunk_seq=seq, attempt=attempt):
+            done.append(chunk_run(chunk_id=chunk_id, record=record))
+    return "; ".join(done)
 
 
 def chunk_run(*, chunk_id: int, record: TaskRecord | None = None) -> str:
@@ -108,6 +132,7 @@ def group_run(*, chunk_ids: Sequence[int], record: TaskRecord | None = None) -> 
                 ledger.check_outcome(chunk, outcome)
                 ledger.insert_errors(job_id=job.id, chunk_id=chunk.pk, errors=outcome.errors)
             duration_ms = int((time.monotonic() - started) * 1000)
+            _time_after_commit(started, len(chunks))
             counters = ledger.complete_chunks(chunks, outcomes, duration_ms, record)
             fail_job = next((o.fail_job for o in outcomes if o.fail_job), None)
             if fail_job or counters.all_chunks_finished:
@@ -177,6 +202,7 @@ def _apply(chunk_id: int, record: TaskRecord | None) -> str:
             f"done: {outcome.successful} ok, {outcome.failed} failed, {outcome.skipped} skipped"
         )
         duration_ms = int((time.monotonic() - started) * 1000)
+        _time_after_commit(started, 1)
         counters = ledger.complete_chunk(chunk, outcome, duration_ms, record, message)
         if outcome.fail_job or counters.all_chunks_finished:
             # Chunk messages commit without waiting for the WAL flush (jobs.tasks): a
@@ -190,6 +216,18 @@ def _apply(chunk_id: int, record: TaskRecord | None) -> str:
         elif counters.all_chunks_finished:
             ledger.finish_if_complete(job.id)
     return message
+
+
+def _time_after_commit(started: float, chunks: int) -> None:
+    """Observe the chunks' duration (handler to commit) once committed; chunks applied
+    together share their transaction's time equally."""
+
+    def observe() -> None:
+        each = (time.monotonic() - started) / chunks
+        for _ in range(chunks):
+            metrics.CHUNK_DURATION.observe(each)
+
+    transaction.on_commit(observe, robust=True)
 
 
 def _handler(name: str) -> Callable[..., ChunkOutcome]:

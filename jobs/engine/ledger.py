@@ -35,6 +35,7 @@ from jobs.models import (
     JobStatus,
 )
 from jobs.task_results import TaskRecord
+from pcf import metrics
 from pcf.db import commit_durably
 
 logger = logging.getLogger("pcf.jobs")
@@ -104,6 +105,7 @@ def count_chunk(
             ],
         )
         counters = Counters(*cursor.fetchone())
+    transaction.on_commit(lambda: _count_rows(successful, failed, skipped), robust=True)
     if counters.status in ACTIVE_STATUSES:
         if not counters.all_chunks_finished:
             # A finishing job announces itself when it settles instead.
@@ -112,6 +114,12 @@ def count_chunk(
         # Still waiting on another running chunk: announce the counts so far.
         transaction.on_commit(lambda: progress.publish_counts(job_id, counters))
     return counters
+
+
+def _count_rows(successful: int, failed: int, skipped: int) -> None:
+    for outcome, rows in (("successful", successful), ("failed", failed), ("skipped", skipped)):
+        if rows:
+            metrics.ROWS.labels(outcome=outcome).inc(rows)
 
 
 # The done mark frees the chunk's input (retention: a done chunk keeps no payload) and
@@ -237,6 +245,7 @@ def record_failure(chunk: Chunk, message: str) -> None:
         ),
         *dispatch_done(chunk.dispatch_id, [chunk.pk]),
     ]
+    transaction.on_commit(lambda: metrics.CHUNKS_FAILED.labels(kind="apply").inc(), robust=True)
     if count_chunk(chunk.job_id, 0, chunk.row_count, also=also).all_chunks_finished:
         finish_if_complete(chunk.job_id)
 
@@ -292,6 +301,9 @@ def finish(job_id: str, status: str, message: str) -> bool:
     )
     if not updated:
         return False
+    transaction.on_commit(
+        lambda: metrics.JOBS.labels(type=job.type, status=status).inc(), robust=True
+    )
     commit_durably()  # what a finished job announces must survive a PostgreSQL crash
     stop_pending_chunks(job_id)
     settle(job_id)

@@ -5,6 +5,7 @@ ready, and the window (jobs.engine.dispatch) takes them."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,12 +13,14 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from jobs import progress
 from jobs.engine import checks, dispatch, ledger
 from jobs.handlers import RowError, is_registered, job_types
 from jobs.models import ACTIVE_STATUSES, Chunk, ChunkStatus, Job, JobError, JobStatus
+from pcf import logcontext, metrics
 from pcf.db import commit_without_flush
 from pcf.exceptions import Conflict, PcfError, ValidationError
 from pcf.models import ApiClient
@@ -26,6 +29,8 @@ from pcf.models import ApiClient
 # per page, so a submission of any size holds one page in memory, never every chunk.
 STAGE_PAGE_CHUNKS = 16
 STAGE_PAGE_CHARS = 4 * 1024 * 1024
+
+logger = logging.getLogger("pcf.jobs")
 
 
 @dataclass(frozen=True)
@@ -45,17 +50,31 @@ def job_create(
     options: dict[str, Any],
     webhook: dict[str, Any] | None = None,
     handler: str = "",
+    request_id: str | None = None,
 ) -> Job:
     """Return a new `queued` job; nothing runs until it is sealed (job_start).
     `type` must be a registered job kind (jobs.handlers); `webhook` an option already
     checked by jobs.webhooks.parse_webhook_option; `handler` picks a chunk handler other
-    than the one registered for `type`."""
+    than the one registered for `type`. `request_id` (default: the current request's,
+    pcf.request_id) ties the job to the API call that made it, in the logs too."""
     for name in (type, handler):
         if name and not is_registered(name):
             raise ValidationError(f"Unknown job type {name!r}; known: {', '.join(job_types())}")
-    return Job.objects.create(
-        tenant=tenant, type=type, options=options, webhook=webhook, handler=handler
+    if request_id is None:
+        request_id = str(logcontext.current("request_id") or "")
+    job = Job.objects.create(
+        tenant=tenant,
+        type=type,
+        options=options,
+        webhook=webhook,
+        handler=handler,
+        request_id=request_id,
     )
+    logger.info("job %s (%s) created for tenant %s", job.id, type, tenant.pk)
+    transaction.on_commit(
+        lambda: metrics.JOBS.labels(type=type, status=JobStatus.QUEUED).inc(), robust=True
+    )
+    return job
 
 
 _STAGE_COPY_SQL = (
@@ -234,6 +253,7 @@ def job_rerun_failed_chunks(*, job: Job) -> int:
         error="",
         finished_at=None,
         dispatch=None,
+        ready_at=Now(),  # waiting from now on, for the backlog's age (jobs.metrics)
     )
     dispatch.refill_after_commit()
     return len(failed)

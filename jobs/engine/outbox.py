@@ -21,6 +21,7 @@ from django.utils import timezone
 from jobs import webhooks
 from jobs.engine import broker, infra
 from jobs.models import Job, WebhookDelivery, WebhookMessage, WebhookMessageStatus
+from pcf import metrics
 from pcf.exceptions import Conflict
 
 logger = logging.getLogger("pcf.webhooks")
@@ -194,6 +195,13 @@ def _record(message: WebhookMessage, attempt: int, result: webhooks.AttemptResul
         next_attempt_at=retry_at or message.next_attempt_at,
         last_error=result.error,
         finished_at=None if status == WebhookMessageStatus.PENDING else now,
+    )
+    counted = {
+        WebhookMessageStatus.DELIVERED: "delivered",
+        WebhookMessageStatus.PENDING: "retrying",
+    }.get(status, "failed")
+    transaction.on_commit(
+        lambda: metrics.WEBHOOK_DELIVERIES.labels(outcome=counted).inc(), robust=True
     )
     if not result.succeeded:
         logger.info(

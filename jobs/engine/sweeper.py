@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from jobs.engine import broker, claims, dispatch, ledger, lifecycle, locks, outbox
 from jobs.models import ACTIVE_STATUSES, FINISHED_STATUSES, Chunk, ChunkStatus, Dispatch, Job
+from pcf import metrics
 
 logger = logging.getLogger("pcf.jobs.sweeper")
 
@@ -66,6 +67,8 @@ def _sweep(now: datetime) -> dict[str, int]:
     done = {k: v for k, v in actions.items() if v}
     if done:
         logger.info("sweep: %s", done)
+    for action, count in done.items():
+        metrics.SWEEPER_ACTIONS.labels(action=action).inc(count)
     return actions
 
 
