@@ -261,12 +261,19 @@ def drop_chunk(chunk: Chunk) -> None:
 
 
 def free_idle_dispatches(job_id: str) -> None:
-    """Delete the job's window messages none of whose chunks is pending any more."""
+    """Delete the job's window messages none of whose chunks is pending any more.
+    SKIP LOCKED: a worker starting a message locks its row, then its chunks, while a
+    cancel has locked chunks first; waiting here deadlocked the two (a 500 on cancel).
+    A skipped message is freed by its starter (it finds no pending chunk) or the sweeper."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            DELETE FROM jobs_dispatch d WHERE d.job_id = %s AND NOT EXISTS (
-                SELECT 1 FROM jobs_chunk c WHERE c.dispatch_id = d.id AND c.status = 'pending'
+            DELETE FROM jobs_dispatch WHERE id IN (
+                SELECT d.id FROM jobs_dispatch d WHERE d.job_id = %s AND NOT EXISTS (
+                    SELECT 1 FROM jobs_chunk c
+                    WHERE c.dispatch_id = d.id AND c.status = 'pending'
+                )
+                FOR UPDATE SKIP LOCKED
             )
             """,
             [job_id],
