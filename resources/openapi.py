@@ -110,7 +110,8 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "atomic": {"type": "boolean"},
             "continue_on_error": {"type": "boolean"},
-            "parallel": {"type": "integer", "minimum": 1, "maximum": BIGINT_MAX},
+            # null is the default (1), as for timeout_ms
+            "parallel": {"type": "integer", "minimum": 1, "maximum": BIGINT_MAX, "nullable": True},
             "timeout_ms": {
                 "type": "integer",
                 "minimum": 1,
