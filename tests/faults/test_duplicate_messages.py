@@ -13,10 +13,11 @@ from tests.stack import CHUNK_TASK, upload_csv, wait_finished, wait_until, write
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
-ROWS = 60_000
-# 600 chunks of 100 rows: two worker processes need many seconds to work through them,
-# so most chunks wait far longer than the timeout below before a worker starts them.
-CHUNK_SIZE = 100
+ROWS = 100_000
+# 2,000 chunks of 50 rows: two worker processes need many seconds to work through them,
+# so most chunks wait far longer than the timeout below before a worker starts them
+# (600 chunks once took only 5.2 s on a quiet machine: too short to prove anything).
+CHUNK_SIZE = 50
 CHUNKS = ROWS // CHUNK_SIZE
 TIMEOUT_SECONDS = 3
 # The sweeper re-sends window messages nobody started within
@@ -33,7 +34,7 @@ STALE_ENV = {
 def test_long_backlog_gets_no_duplicate_chunk_messages(
     start_stack: StartStack, tmp_path: Path
 ) -> None:
-    # given a stack whose stale and start timeouts are 3 s, and a 600-chunk import
+    # given a stack whose stale and start timeouts are 3 s, and a 2,000-chunk import
     stack = start_stack(env=STALE_ENV)
     csv = write_csv(tmp_path / "import.csv", ROWS)
     with stack.client(stack.tokens["tenant-a"]) as client:
