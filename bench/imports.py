@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import json
 import os
 import random
@@ -550,10 +551,19 @@ def run_profiles(profiles: list[str]) -> None:
     sys.path.insert(0, str(ROOT))
     from tests.stack import OwnedPostgres  # the fault tests' server: dev tooling only
 
+    # The machine's own PostgreSQL build when there is one (Debian's has lz4, for the
+    # staged chunks' TOAST and the tuned WAL); else pgserver's, with pglz instead.
+    system = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[4]))
+    chosen = os.environ.get("BENCH_PG_BIN") or (system[-1] if system else "")
+    bin_dir = Path(chosen) if chosen else None
     for profile in profiles:
-        server = OwnedPostgres(conf=PG_PROFILES[profile])
+        conf = dict(PG_PROFILES[profile])
+        if bin_dir is None:
+            conf = {k: ("pglz" if v == "lz4" else v) for k, v in conf.items()}
+        server = OwnedPostgres(conf=conf, bin_dir=bin_dir)
         try:
-            print(f"\n### PostgreSQL settings: {profile} {PG_PROFILES[profile]}", flush=True)
+            where = bin_dir or "pgserver"
+            print(f"\n### PostgreSQL settings: {profile} {conf} ({where})", flush=True)
             env = {**os.environ, "DATABASE_URL": server.url, "BENCH_PG_PROFILES": ""}
             env["BENCH_POSTMASTER_PID"] = str(server.pid or "")
             subprocess.run([sys.executable, "-m", "bench.imports"], env=env, check=True)

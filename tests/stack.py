@@ -119,17 +119,24 @@ class OwnedPostgres:
 
     `template`: the data directory of a stopped cluster to copy instead of running
     initdb (see `migrated_template`: migrating costs seconds per stack). `conf`: server
-    settings that replace the defaults below."""
+    settings that replace the defaults below. `bin_dir`: the PostgreSQL binaries to run
+    (default: postgres_bin_dir())."""
 
     DATABASE = "pcf"
 
-    def __init__(self, *, template: Path | None = None, conf: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        template: Path | None = None,
+        conf: dict[str, str] | None = None,
+        bin_dir: Path | None = None,
+    ) -> None:
         self.conf = dict(conf or {})
         self.dir = Path(tempfile.mkdtemp(prefix="pcf-pg-"))
         self.data = self.dir / "data"
         self.log = self.dir / "postgres.log"
         self.port = free_port()
-        self._bin = postgres_bin_dir()
+        self._bin = bin_dir or postgres_bin_dir()
         self._user = _server_user()
         try:
             self._create(template)
