@@ -124,5 +124,20 @@ class RolledBack(PcfError):
     default_message = "Succeeded, then rolled back because the atomic batch failed"
 
 
-def field_error(field: str, message: str) -> ValidationError:
-    return ValidationError(details=[{"field": field, "message": message}])
+def field_detail(field: str, message: str, *, index: int | None = None) -> dict[str, Any]:
+    """One entry of a VALIDATION_ERROR's details: the field at fault and why.
+    `index` names the item of a list body (bulk items, batch operations) it belongs to."""
+    detail: dict[str, Any] = {} if index is None else {"index": index}
+    detail["field"] = field
+    detail["message"] = message
+    return detail
+
+
+def field_error(field: str, message: str, *, index: int | None = None) -> ValidationError:
+    """The 400 for one field at fault: the one way services and parsers report bad input."""
+    return ValidationError(details=[field_detail(field, message, index=index)])
+
+
+def field_errors(details: list[dict[str, Any]]) -> ValidationError:
+    """The 400 for several fields at fault at once, each built with `field_detail`."""
+    return ValidationError(details=details)
