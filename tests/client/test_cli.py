@@ -136,6 +136,25 @@ def test_bulk_update_dry_run_then_real(pcf_server: LiveServer, token: str, tmp_p
     assert Resource.objects.filter(status="archived").count() == 3
 
 
+def _read_to_exit(master: int, timeout: float) -> str:
+    """What the terminal showed until the command exited (or `timeout` passed)."""
+    import select
+
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while (remaining := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([master], [], [], min(remaining, 1.0))
+        if ready:
+            try:
+                piece = os.read(master, 65536)
+            except OSError:  # the command exited and closed the terminal
+                break
+            if not piece:
+                break
+            seen += piece.decode(errors="replace")
+    return seen
+
+
 def _read_until(master: int, pattern: str, timeout: float) -> str:
     """What the terminal showed until `pattern` appeared (regex), or fail."""
     import select
@@ -150,7 +169,7 @@ def _read_until(master: int, pattern: str, timeout: float) -> str:
             try:
                 seen += os.read(master, 65536).decode(errors="replace")
             except OSError:  # the command exited and closed the terminal
-                break
+                raise AssertionError(f"exited before {pattern!r}:\n{seen[-3000:]}") from None
     return seen
 
 
@@ -179,12 +198,13 @@ def test_ctrl_c_in_a_terminal_asks_and_cancels_the_job(
         job_id = re.search(r"job_\w+", shown)[0]  # type: ignore[index]
         # when the user presses Ctrl-C, then the command asks whether to cancel
         os.kill(proc.pid, signal.SIGINT)
-        _read_until(master, rf"Cancel job {job_id}\?", timeout=30)
+        shown += _read_until(master, rf"Cancel job {job_id}\?", timeout=30)
         # and answering yes cancels the job
         os.write(master, b"y\n")
+        shown += _read_to_exit(master, timeout=120)
         proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
         os.close(master)
-    assert Job.objects.get(pk=job_id).status == "cancelled"
+    assert Job.objects.get(pk=job_id).status == "cancelled", (proc.returncode, shown[-3000:])

@@ -113,20 +113,25 @@ def import_cmd(
         else:
             ctx.out.print(f"{job.id} {job.accepted.get('status')}: {total:,} rows")
         return
-    view.job(job.id, total)
-    final = follow(ctx, job, view)
+    final = follow(ctx, job, view, total=total)
     elapsed = time.monotonic() - started
     if not ctx.as_json:
         ctx.out.print(summary_line(final, elapsed=elapsed, uploaded=uploaded))
     sys.exit(0 if final.status == "completed" else EXIT_FAILED)
 
 
-def follow(ctx: Ctx, job: Job, view: ProgressView) -> JobState:
-    """Follow `job` to its end. Ctrl-C asks whether to cancel it; without an answer
-    (no terminal) the job is left running."""
+def follow(ctx: Ctx, job: Job, view: ProgressView, *, total: int) -> JobState:
+    """Show `job` and follow it to its end. Ctrl-C asks whether to cancel it; without
+    an answer (no terminal) the job is left running."""
+    shown = False
     try:
         while True:
             try:
+                if not shown:
+                    # Shown in here: a Ctrl-C the moment the job's line appears (while
+                    # it is being written) must ask too, not exit and leave it running.
+                    shown = True
+                    view.job(job.id, total)
                 for event in job.watch():
                     view.update(event)
                     if ctx.as_json:
@@ -236,8 +241,7 @@ def jobs_watch(ctx: Ctx, job_id: str) -> None:
     job = ctx.client.job(job_id)
     assert job.state is not None
     view = make_view(ctx.err, enabled=not ctx.as_json)
-    view.job(job.id, job.state.progress.total)
-    final = follow(ctx, job, view)
+    final = follow(ctx, job, view, total=job.state.progress.total)
     if not ctx.as_json:
         ctx.out.print(summary_line(final))
     sys.exit(0 if final.status == "completed" else EXIT_FAILED)
@@ -409,8 +413,7 @@ def _bulk_outcome(ctx: Ctx, result: BulkResult, verb: str, watch: bool) -> None:
             ctx.out.print(f"Running as job {job.id}: pcf jobs watch {job.id}")
         return
     view = make_view(ctx.err, enabled=not ctx.as_json)
-    view.job(job.id, job.state.progress.total if job.state else 0)
-    final = follow(ctx, job, view)
+    final = follow(ctx, job, view, total=job.state.progress.total if job.state else 0)
     if not ctx.as_json:
         ctx.out.print(summary_line(final))
     sys.exit(0 if final.status == "completed" else EXIT_FAILED)
