@@ -3,7 +3,7 @@
 - Each operation runs in its own transaction (a savepoint inside an atomic batch or a
   job's chunk), so a failed one leaves nothing behind.
 - A run of consecutive plain creates is one step: validated one by one, written by
-  one INSERT (resources.bulk_write), results kept per operation.
+  one INSERT (resources.services.resources_insert_many), results kept per operation.
 - `atomic`: one transaction; the first failure stops the batch, earlier successes
   become ROLLED_BACK, later operations SKIPPED.
 - `continue_on_error: false`: the first failure stops the batch, the rest SKIPPED.
