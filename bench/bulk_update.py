@@ -27,7 +27,7 @@ from django.utils import timezone  # noqa: E402
 from pcf.models import ApiClient  # noqa: E402
 from resources.filters import parse_filter  # noqa: E402
 from resources.models import Resource  # noqa: E402
-from resources.schemas import parse_patch  # noqa: E402
+from resources.parsing import parse_patch  # noqa: E402
 from resources.services import matched_sql as sql  # noqa: E402
 from resources.services import merge_in_python, update_rows  # noqa: E402
 

@@ -31,7 +31,7 @@ from jobs.handlers import (
 )
 from jobs.models import Chunk, Job
 from pcf.exceptions import ValidationError
-from resources.schemas import ResourceCreate, parse_create
+from resources.parsing import ResourceCreate, parse_create
 from resources.services import (
     RowValues,
     resources_copy_verbatim,

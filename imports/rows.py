@@ -18,7 +18,7 @@ from django.conf import settings
 
 from imports.options import IMPORT_FIELDS, ColumnMap
 from pcf.exceptions import ValidationError
-from resources.schemas import (
+from resources.parsing import (
     STATUSES,
     TYPES,
     NumberOutOfRange,

@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from imports.rows import BoundColumn
-from resources.schemas import STATUSES, TYPES
+from resources.parsing import STATUSES, TYPES
 from resources.services import VERBATIM_FIELDS, RowValues
 
 # Quotes only around whole fields, doubled inside them, one record per line end. Python's

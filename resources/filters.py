@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from pcf.exceptions import ValidationError, field_detail
 from pcf.timefmt import parse_iso
 from resources.models import Resource
-from resources.schemas import STATUSES, TYPES, is_valid_id
+from resources.parsing import STATUSES, TYPES, is_valid_id
 
 FILTER_KEYS = (
     "status",

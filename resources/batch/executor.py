@@ -38,7 +38,7 @@ from resources.batch.parsing import BatchOptions, Operation
 from resources.batch.references import PLACEHOLDER, resolve_body, resolve_text
 from resources.batch.routing import check_route
 from resources.batch.threads import batch_threads
-from resources.schemas import ResourceCreate, parse_create
+from resources.parsing import ResourceCreate, parse_create
 
 logger = logging.getLogger("pcf.batch")
 

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from jobs.models import Job
 from jobs.services import ChunkInput, job_submit
 from pcf.models import ApiClient
-from resources.bulk.requests import BulkDeleteRequest, BulkUpdateRequest
+from resources.bulk.parsing import BulkDeleteRequest, BulkUpdateRequest
 from resources.filters import ResourceFilter
 from resources.services import (
     RowFailure,

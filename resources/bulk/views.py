@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from jobs.representation import job_accepted
 from pcf.auth import tenant_of
-from resources.bulk.requests import parse_bulk_delete, parse_bulk_update
+from resources.bulk.parsing import parse_bulk_delete, parse_bulk_update
 from resources.bulk.services import bulk_delete, bulk_update
 
 

@@ -20,12 +20,12 @@ from strawberry.types import ExecutionContext, Info
 from pcf.budget import json_size
 from pcf.exceptions import field_error
 from resources import services
-from resources.bulk.requests import parse_bulk_delete
+from resources.bulk.parsing import parse_bulk_delete
 from resources.bulk.services import bulk_delete
 from resources.graphql.context import PcfContext
 from resources.graphql.errors import is_expected
 from resources.graphql.limits import DocumentLimits
-from resources.graphql.requests import MAX_BATCHED_OPERATIONS
+from resources.graphql.parsing import MAX_BATCHED_OPERATIONS
 from resources.graphql.types import (
     DATETIME_Z,
     BulkDeleteError,

@@ -10,7 +10,7 @@ from django.utils import timezone
 from pcf.models import ApiClient
 from resources.ids import new_resource_id
 from resources.models import Resource
-from resources.schemas import ResourceCreate
+from resources.parsing import ResourceCreate
 
 
 def resource_build(

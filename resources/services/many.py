@@ -1,7 +1,7 @@
 """Many-row writes: many resources in one statement, never one query per row.
 
 Used by batch (consecutive creates), bulk JSON and import chunks. Callers validate
-first (resources.schemas); these functions only write."""
+first (resources.parsing); these functions only write."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from django.utils import timezone
 from pcf.models import ApiClient
 from resources.ids import new_resource_id, new_resource_ids
 from resources.models import Resource
-from resources.schemas import ResourceCreate
+from resources.parsing import ResourceCreate
 from resources.services.build import resource_build
 
 

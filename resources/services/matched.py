@@ -19,7 +19,7 @@ from pcf.models import ApiClient
 from resources.filters import ResourceFilter, apply_filter
 from resources.merge import merge_patch
 from resources.models import Resource
-from resources.schemas import ResourcePatch, check_metadata
+from resources.parsing import ResourcePatch, check_metadata
 from resources.selectors import live_resources
 from resources.services.matched_sql import delete_by_seq, update_by_seq, update_metadata_values
 

@@ -11,7 +11,7 @@ from pcf.exceptions import Conflict, NotFound, field_error
 from pcf.models import ApiClient
 from resources.merge import merge_patch
 from resources.models import Resource
-from resources.schemas import ResourcePatch, check_metadata, parse_create, parse_patch
+from resources.parsing import ResourcePatch, check_metadata, parse_create, parse_patch
 from resources.selectors import live_by_id
 from resources.services.build import resource_build
 

@@ -20,7 +20,7 @@ from jobs.handlers import (
     register_chunk_handler,
 )
 from pcf.redis import redis_client
-from resources.schemas import parse_create
+from resources.parsing import parse_create
 from resources.services import resources_insert_many
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from django.db import connection
 
 from resources.filters import ResourceFilter
 from resources.models import Resource
-from resources.schemas import parse_create
+from resources.parsing import parse_create
 from resources.selectors import _keyset_page, resource_list
 from resources.services import resources_insert_many, resources_refresh_statistics
 

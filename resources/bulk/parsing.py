@@ -12,7 +12,7 @@ from jobs.webhooks import parse_webhook_option
 from pcf.bounds import bounded_int
 from pcf.exceptions import ValidationError, field_detail, field_error, field_errors
 from resources.filters import ResourceFilter, parse_filter
-from resources.schemas import ResourcePatch, parse_patch
+from resources.parsing import ResourcePatch, parse_patch
 
 ALL_KEY = "all"
 
