@@ -25,11 +25,11 @@ from django.db import transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from pcf.models import ApiClient  # noqa: E402
-from resources.bulk import sql  # noqa: E402
-from resources.bulk.services import merge_in_python, update_rows  # noqa: E402
 from resources.filters import parse_filter  # noqa: E402
 from resources.models import Resource  # noqa: E402
-from resources.schemas import parse_patch  # noqa: E402
+from resources.parsing import parse_patch  # noqa: E402
+from resources.services import matched_sql as sql  # noqa: E402
+from resources.services import merge_in_python, update_rows  # noqa: E402
 
 PATCH = {
     "archived_at": "2024-05-01T10:00:00Z",

@@ -148,8 +148,8 @@ def main() -> None:
     from django.db import connection
 
     from pcf.models import ApiClient
-    from resources.bulk_write import resources_refresh_statistics
     from resources.selectors import encode_cursor
+    from resources.services import resources_refresh_statistics
 
     rows = int(os.environ.get("BENCH_READ_ROWS", "1000000"))
     filler = int(os.environ.get("BENCH_READ_FILLER", str(rows * 24 // 10)))

@@ -12,7 +12,7 @@ from typing import Any
 
 from jobs.handlers import ChunkOutcome, RowError
 from pcf.models import ApiClient
-from resources.bulk_write import (
+from resources.services import (
     CREATED,
     UPDATED,
     RowValues,

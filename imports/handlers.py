@@ -31,12 +31,12 @@ from jobs.handlers import (
 )
 from jobs.models import Chunk, Job
 from pcf.exceptions import ValidationError
-from resources.bulk_write import (
+from resources.parsing import ResourceCreate, parse_create
+from resources.services import (
     RowValues,
     resources_copy_verbatim,
     resources_refresh_statistics,
 )
-from resources.schemas import ResourceCreate, parse_create
 
 
 def csv_rows(text: str) -> Iterator[list[str]]:

@@ -18,8 +18,7 @@ from django.conf import settings
 
 from imports.options import IMPORT_FIELDS, ColumnMap
 from pcf.exceptions import ValidationError
-from resources.bulk_write import RowValues
-from resources.schemas import (
+from resources.parsing import (
     STATUSES,
     TYPES,
     NumberOutOfRange,
@@ -27,6 +26,7 @@ from resources.schemas import (
     number_growth,
     numeric_text_length,
 )
+from resources.services import RowValues
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TYPES = frozenset(TYPES)

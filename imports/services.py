@@ -25,7 +25,7 @@ from jobs.models import Job
 from jobs.services import ChunkInput, job_submit
 from pcf.exceptions import BatchTooLarge, ValidationError
 from pcf.models import ApiClient
-from resources.schemas import contains_nul
+from resources.parsing import contains_nul
 
 
 def too_many_chunks(chunk_size: int) -> ValidationError:

@@ -19,8 +19,8 @@ from typing import Any
 from django.conf import settings
 
 from imports.rows import BoundColumn
-from resources.bulk_write import VERBATIM_FIELDS, RowValues
-from resources.schemas import STATUSES, TYPES
+from resources.parsing import STATUSES, TYPES
+from resources.services import VERBATIM_FIELDS, RowValues
 
 # Quotes only around whole fields, doubled inside them, one record per line end. Python's
 # csv module and PostgreSQL read such text the same way; they differ on a stray quote in

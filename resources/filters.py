@@ -11,10 +11,10 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from pcf.exceptions import ValidationError
+from pcf.exceptions import ValidationError, field_detail
 from pcf.timefmt import parse_iso
 from resources.models import Resource
-from resources.schemas import STATUSES, TYPES, is_valid_id
+from resources.parsing import STATUSES, TYPES, is_valid_id
 
 FILTER_KEYS = (
     "status",
@@ -55,10 +55,10 @@ def parse_filter(
     (GraphQL clients send `ARCHIVED` or `archived`)."""
     if not isinstance(raw, dict):
         raise ValidationError("filter must be a JSON object")
-    problems: list[dict[str, str]] = []
+    problems: list[dict[str, Any]] = []
     for key in raw:
         if key not in FILTER_KEYS and key not in allowed_extra:
-            problems.append({"field": key, "message": "Unknown filter"})
+            problems.append(field_detail(key, "Unknown filter"))
 
     def enum(name: str, allowed: list[str]) -> str | None:
         value = raw.get(name)
@@ -66,10 +66,7 @@ def parse_filter(
             return None
         if not isinstance(value, str) or value.lower() not in allowed:
             problems.append(
-                {
-                    "field": name,
-                    "message": f"Invalid {name} value; expected one of: {', '.join(allowed)}",
-                }
+                field_detail(name, f"Invalid {name} value; expected one of: {', '.join(allowed)}")
             )
             return None
         return value.lower()
@@ -88,10 +85,10 @@ def parse_filter(
                 if ids_from_query
                 else "ids must be a JSON array of resource ids"
             )
-            problems.append({"field": "ids", "message": message})
+            problems.append(field_detail("ids", message))
         else:
             if not all(is_valid_id(i) for i in raw_ids):
-                problems.append({"field": "ids", "message": "ids contains a malformed id"})
+                problems.append(field_detail("ids", "ids contains a malformed id"))
             ids = raw_ids
 
     dates: dict[str, datetime] = {}
@@ -101,7 +98,7 @@ def parse_filter(
             continue
         parsed = parse_iso(value) if isinstance(value, str) else None
         if parsed is None:
-            problems.append({"field": name, "message": "Must be an ISO 8601 timestamp"})
+            problems.append(field_detail(name, "Must be an ISO 8601 timestamp"))
         else:
             dates[name] = parsed
 

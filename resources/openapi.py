@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from pcf.bounds import BIGINT_MAX
-from resources.schemas import ID_PATTERN, STATUSES, TYPES
+from resources.parsing import ID_PATTERN, STATUSES, TYPES
 from resources.selectors import CURSOR_PATTERN
 
 NO_NUL = "^[^\\x00]*$"  # PostgreSQL text and jsonb cannot hold U+0000

@@ -15,7 +15,7 @@ from pcf.exceptions import NotFound, ValidationError
 from pcf.models import ApiClient
 from resources.filters import ResourceFilter, apply_filter
 from resources.models import Resource
-from resources.schemas import is_valid_id
+from resources.parsing import is_valid_id
 
 # Rows read at a time when each is admitted against a budget: at most this many rows
 # (64 KiB of metadata each at most) are loaded past the row that stops the read.

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pcf.auth import tenant_of
-from pcf.exceptions import ValidationError
+from pcf.exceptions import field_error
 from pcf.pagination import parse_limit
 from resources import selectors, services
 from resources.filters import FILTER_KEYS, parse_filter
@@ -27,7 +27,7 @@ def parse_bool_param(name: str, raw: str | None) -> bool:
         return True
     if lowered in {"false", "0", ""}:
         return False
-    raise ValidationError(details=[{"field": name, "message": "Must be true or false"}])
+    raise field_error(name, "Must be true or false")
 
 
 class ResourceCollectionView(APIView):

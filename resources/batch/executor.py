@@ -3,7 +3,7 @@
 - Each operation runs in its own transaction (a savepoint inside an atomic batch or a
   job's chunk), so a failed one leaves nothing behind.
 - A run of consecutive plain creates is one step: validated one by one, written by
-  one INSERT (resources.bulk_write), results kept per operation.
+  one INSERT (resources.services.resources_insert_many), results kept per operation.
 - `atomic`: one transaction; the first failure stops the batch, earlier successes
   become ROLLED_BACK, later operations SKIPPED.
 - `continue_on_error: false`: the first failure stops the batch, the rest SKIPPED.
@@ -38,7 +38,7 @@ from resources.batch.parsing import BatchOptions, Operation
 from resources.batch.references import PLACEHOLDER, resolve_body, resolve_text
 from resources.batch.routing import check_route
 from resources.batch.threads import batch_threads
-from resources.schemas import ResourceCreate, parse_create
+from resources.parsing import ResourceCreate, parse_create
 
 logger = logging.getLogger("pcf.batch")
 

@@ -17,11 +17,11 @@ from pcf.models import ApiClient
 from pcf.pagination import parse_limit
 from resources import selectors, services
 from resources.batch.routing import Route
-from resources.bulk_write import resources_insert_many
 from resources.filters import parse_filter
 from resources.models import Resource
+from resources.parsing import ResourceCreate
 from resources.representation import resource_data
-from resources.schemas import ResourceCreate
+from resources.services import resources_insert_many
 from resources.views import parse_bool_param
 
 PAGING_KEYS = ("limit", "cursor")

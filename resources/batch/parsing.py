@@ -13,7 +13,14 @@ from django.conf import settings
 
 from jobs.webhooks import parse_webhook_option
 from pcf.bounds import BIGINT_MAX, bounded_int
-from pcf.exceptions import BatchTooLarge, PcfError, ValidationError
+from pcf.exceptions import (
+    BatchTooLarge,
+    PcfError,
+    ValidationError,
+    field_detail,
+    field_error,
+    field_errors,
+)
 from resources.batch.references import check_indexes, referenced_ids
 from resources.batch.routing import check_route
 
@@ -73,14 +80,10 @@ class Operation:
     deps: list[int] = field(default_factory=list)  # positions this one waits for
 
 
-def _bad(field_name: str, message: str) -> ValidationError:
-    return ValidationError(details=[{"field": field_name, "message": message}])
-
-
 def _bool(options: dict[str, Any], name: str, default: bool) -> bool:
     value = options.get(name, default)
     if not isinstance(value, bool):
-        raise _bad(f"options.{name}", "Must be true or false")
+        raise field_error(f"options.{name}", "Must be true or false")
     return value
 
 
@@ -107,13 +110,11 @@ def parse_options(raw: Any) -> BatchOptions:
     if raw is None:
         return BatchOptions()
     if not isinstance(raw, dict):
-        raise _bad("options", "Must be a JSON object")
+        raise field_error("options", "Must be a JSON object")
     # A misspelt option (say `atomc`) must not silently run a non-atomic batch.
     unknown = sorted(set(raw) - _OPTION_KEYS)
     if unknown:
-        raise ValidationError(
-            details=[{"field": f"options.{name}", "message": "Unknown option"} for name in unknown]
-        )
+        raise field_errors([field_detail(f"options.{name}", "Unknown option") for name in unknown])
     webhook = None
     if raw.get("webhook") is not None:
         webhook = parse_webhook_option(raw["webhook"])
@@ -140,18 +141,16 @@ def parse_envelope(data: Any) -> tuple[list[Any], BatchOptions]:
     # Every envelope problem at once: `{"ops": []}` is both an unknown field and a
     # missing `operations`, and saying only the first leaves the client guessing.
     problems = [
-        {"field": name, "message": "Unknown field"}
+        field_detail(name, "Unknown field")
         for name in sorted(set(data) - {"operations", "options"})
     ]
     operations = data.get("operations")
     if "operations" not in data:
-        problems.append(
-            {"field": "operations", "message": "operations is required (a list of operations)"}
-        )
+        problems.append(field_detail("operations", "operations is required (a list of operations)"))
     elif not isinstance(operations, list):
-        problems.append({"field": "operations", "message": "operations must be a list"})
+        problems.append(field_detail("operations", "operations must be a list"))
     elif not operations:
-        problems.append({"field": "operations", "message": "operations must not be empty"})
+        problems.append(field_detail("operations", "operations must not be empty"))
     if problems or not isinstance(operations, list):  # (the latter is for mypy)
         raise ValidationError("Invalid batch request", details=problems)
     return operations, parse_options(data.get("options"))
@@ -185,34 +184,28 @@ def _parse_one(op: Operation, raw: Any, positions: dict[str, int]) -> None:
     if not isinstance(raw, dict):
         raise ValidationError("An operation must be a JSON object")
     problems = [
-        {"field": key, "message": "Unknown operation field"}
-        for key in sorted(set(raw) - OPERATION_KEYS)
+        field_detail(key, "Unknown operation field") for key in sorted(set(raw) - OPERATION_KEYS)
     ]
     method = raw.get("method")
     if not isinstance(method, str) or not method:
-        problems.append({"field": "method", "message": "method is required"})
+        problems.append(field_detail("method", "method is required"))
     elif method not in METHODS:
         # Exact match: HTTP methods are case-sensitive, and `get` must not quietly run.
         problems.append(
-            {
-                "field": "method",
-                "message": f"method must be one of {', '.join(METHODS)} (upper case)",
-            }
+            field_detail("method", f"method must be one of {', '.join(METHODS)} (upper case)")
         )
     path = raw.get("path")
     if not isinstance(path, str) or not path:
-        problems.append({"field": "path", "message": "path is required"})
+        problems.append(field_detail("path", "path is required"))
     depends_on = raw.get("depends_on", [])
     if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
-        problems.append({"field": "depends_on", "message": "Must be a list of operation ids"})
+        problems.append(field_detail("depends_on", "Must be a list of operation ids"))
         depends_on = []
     key = raw.get("idempotency_key")
     if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH):
-        problems.append(
-            {"field": "idempotency_key", "message": f"Must be 1-{MAX_KEY_LENGTH} characters"}
-        )
+        problems.append(field_detail("idempotency_key", f"Must be 1-{MAX_KEY_LENGTH} characters"))
     if problems:
-        raise ValidationError(details=problems)
+        raise field_errors(problems)
     op.method = str(method)
     op.path = str(path)
     op.body = raw.get("body")
@@ -225,9 +218,9 @@ def _parse_one(op: Operation, raw: Any, positions: dict[str, int]) -> None:
     for dep in dict.fromkeys(named):
         position = positions.get(dep)
         if position is None:
-            raise _bad("depends_on", f"No operation with id {dep!r} in this batch")
+            raise field_error("depends_on", f"No operation with id {dep!r} in this batch")
         if position >= op.index:
-            raise _bad("depends_on", f"Operation {dep!r} does not run before {op.id!r}")
+            raise field_error("depends_on", f"Operation {dep!r} does not run before {op.id!r}")
         op.deps.append(position)
     check_route(op.method, op.path, templated=True)
 
@@ -242,9 +235,9 @@ def parse_operations(raw_operations: list[Any]) -> list[Operation]:
         op = Operation(index=index, id=op_id, raw=raw)
         operations.append(op)
         if given is not None and (not isinstance(given, str) or not OP_ID.match(given)):
-            op.error = _bad("id", "id must be 1-64 letters, digits, '_' or '-'")
+            op.error = field_error("id", "id must be 1-64 letters, digits, '_' or '-'")
         elif op_id in positions:
-            op.error = _bad("id", f"Duplicate operation id {op_id!r}")
+            op.error = field_error("id", f"Duplicate operation id {op_id!r}")
         else:
             positions[op_id] = index
     for op in operations:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from pcf.exceptions import ValidationError
+from pcf.exceptions import field_error
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_-]{1,64})((?:\.[A-Za-z0-9_-]+)+)\}")
 
@@ -50,14 +50,10 @@ def check_indexes(values: list[Any]) -> None:
         for match in PLACEHOLDER.finditer(text):
             for key in match.group(2)[1:].split("."):
                 if key.isdigit() and len(key) > MAX_INDEX_DIGITS:
-                    raise ValidationError(
-                        details=[
-                            {
-                                "field": "reference",
-                                "message": f"{match.group(0)[:80]}: a list index has at most "
-                                f"{MAX_INDEX_DIGITS} digits",
-                            }
-                        ]
+                    raise field_error(
+                        "reference",
+                        f"{match.group(0)[:80]}: a list index has at most "
+                        f"{MAX_INDEX_DIGITS} digits",
                     )
 
 
@@ -74,14 +70,7 @@ def _walk(result: Any, placeholder: str, keys: list[str]) -> Any:
         ):
             value = value[int(key)]
         else:
-            raise ValidationError(
-                details=[
-                    {
-                        "field": "reference",
-                        "message": f"{placeholder[:80]} does not resolve ({key[:80]!r})",
-                    }
-                ]
-            )
+            raise field_error("reference", f"{placeholder[:80]} does not resolve ({key[:80]!r})")
     return value
 
 

@@ -3,11 +3,12 @@ operations now or hand them to the job engine (`async`, or a `webhook`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 
-from jobs.representation import job_accepted
+from jobs.models import Job
 from jobs.services import ChunkInput, job_submit
 from pcf.models import ApiClient
 from resources.batch.executor import run_batch
@@ -22,15 +23,29 @@ from resources.batch.representation import batch_response
 JOB_TYPE = "batch"
 
 
-def batch_submit(*, tenant: ApiClient, data: Any) -> tuple[int, dict[str, Any]]:
-    """Returns (HTTP status, body): 200 with the results, or 202 with the job.
+@dataclass(frozen=True)
+class BatchRan:
+    """The batch ran in the request; `body` is its answer (batch_response)."""
+
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BatchQueued:
+    """The batch became a job, to run on a worker."""
+
+    job: Job
+
+
+def batch_submit(*, tenant: ApiClient, data: Any) -> BatchRan | BatchQueued:
+    """Run the batch now, or queue it as a job (`async`, or a `webhook` to notify).
 
     Raises ValidationError (a malformed envelope) or BatchTooLarge before anything runs."""
     raw_operations, options = parse_envelope(data)
     check_limits(raw_operations)
     if options.run_async or options.webhook is not None:
-        return 202, batch_enqueue(tenant=tenant, operations=raw_operations, options=options)
-    return 200, batch_run(tenant=tenant, raw_operations=raw_operations, options=options)
+        return BatchQueued(batch_enqueue(tenant=tenant, operations=raw_operations, options=options))
+    return BatchRan(batch_run(tenant=tenant, raw_operations=raw_operations, options=options))
 
 
 def batch_run(
@@ -50,17 +65,14 @@ def batch_run(
 
 
 @transaction.atomic
-def batch_enqueue(
-    *, tenant: ApiClient, operations: list[Any], options: BatchOptions
-) -> dict[str, Any]:
+def batch_enqueue(*, tenant: ApiClient, operations: list[Any], options: BatchOptions) -> Job:
     """One `batch` job with one chunk: the batch keeps its order, its dependencies and,
     when atomic, its single transaction inside the chunk's."""
     payload = {"operations": operations, "options": options.as_json()}
-    job = job_submit(
+    return job_submit(
         tenant=tenant,
         type=JOB_TYPE,
         options=options.as_json(),
         webhook=options.webhook,
         chunks=[ChunkInput(row_count=len(operations), payload=payload)],
     )
-    return job_accepted(job)

@@ -1,4 +1,5 @@
-"""`POST /v1/batch`: parse, call the batch service, render."""
+"""`POST /v1/batch`: parse, call the batch service, render: 200 with the results of a
+batch that ran, 202 with the job of one that was queued."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from jobs.representation import job_accepted
 from pcf.auth import tenant_of
-from resources.batch.services import batch_submit
+from resources.batch.services import BatchRan, batch_submit
 
 
 class BatchView(APIView):
     @extend_schema(request=dict, responses={200: dict, 202: dict})
     def post(self, request: Request) -> Response:
-        status, body = batch_submit(tenant=tenant_of(request), data=request.data)
-        return Response(body, status=status)
+        outcome = batch_submit(tenant=tenant_of(request), data=request.data)
+        if isinstance(outcome, BatchRan):
+            return Response(outcome.body)
+        return Response(job_accepted(outcome.job), status=202)

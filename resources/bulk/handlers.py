@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from jobs.handlers import ChunkOutcome, RowError, register_chunk_handler
-from resources.bulk.requests import ALL_KEY
-from resources.bulk.services import delete_rows, update_rows
+from resources.bulk.parsing import ALL_KEY
 from resources.filters import parse_filter
-from resources.schemas import parse_patch
+from resources.parsing import parse_patch
+from resources.services import delete_rows, update_rows
 
 if TYPE_CHECKING:
     from jobs.models import Chunk, Job

@@ -2,53 +2,58 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from jobs.models import Job
 from jobs.representation import job_accepted
 from pcf.auth import tenant_of
-from resources.bulk.requests import parse_bulk_delete, parse_bulk_update
+from resources.bulk.parsing import parse_bulk_delete, parse_bulk_update
+from resources.bulk.representation import bulk_delete_body, bulk_update_body
 from resources.bulk.services import bulk_delete, bulk_update
 
 
-class BulkUpdateView(APIView):
-    @extend_schema(request=dict, responses={200: dict, 202: dict})
-    def post(self, request: Request) -> Response:
-        result = bulk_update(tenant=tenant_of(request), request=parse_bulk_update(request.data))
-        if result.job is not None:
-            return Response(job_accepted(result.job), status=202)
-        body: dict[str, object] = {
-            "updated_count": result.updated_count,
-            "duration_ms": result.duration_ms,
-            "details": {
-                "successful": result.updated_count,
-                "failed": result.failed,
-                "skipped": result.skipped,
-            },
-        }
-        if result.dry_run:
-            body["matched_count"] = result.matched_count
-        if result.failures:
-            body["errors"] = [
-                {"id": f.id, "code": "VALIDATION_ERROR", "field": "metadata", "message": f.message}
-                for f in result.failures
-            ]
-        return Response(body)
+class BulkResult(Protocol):
+    @property
+    def job(self) -> Job | None: ...
 
 
-class BulkDeleteView(APIView):
+ParsedT = TypeVar("ParsedT")
+ResultT = TypeVar("ResultT", bound=BulkResult)
+
+
+@dataclass(frozen=True)
+class BulkEndpoint(Generic[ParsedT, ResultT]):
+    """What tells one bulk endpoint from the other: its parser, its service (called
+    with `tenant=` and `request=`) and the representation of a run in the request."""
+
+    parse: Callable[[Any], ParsedT]
+    run: Callable[..., ResultT]
+    represent: Callable[[ResultT], dict[str, Any]]
+
+
+class BulkView(APIView):
+    # No docstring: drf-spectacular would publish it as both operations' description.
+    endpoint: ClassVar[BulkEndpoint[Any, Any]]
+
     @extend_schema(request=dict, responses={200: dict, 202: dict})
     def post(self, request: Request) -> Response:
-        result = bulk_delete(tenant=tenant_of(request), request=parse_bulk_delete(request.data))
+        endpoint = self.endpoint
+        result = endpoint.run(tenant=tenant_of(request), request=endpoint.parse(request.data))
         if result.job is not None:
             return Response(job_accepted(result.job), status=202)
-        body: dict[str, object] = {
-            "deleted_count": len(result.deleted_ids),
-            "deleted_ids": result.deleted_ids,
-            "duration_ms": result.duration_ms,
-        }
-        if result.dry_run:
-            body["matched_count"] = result.matched_count
-        return Response(body)
+        return Response(endpoint.represent(result))
+
+
+class BulkUpdateView(BulkView):
+    endpoint = BulkEndpoint(parse_bulk_update, bulk_update, bulk_update_body)
+
+
+class BulkDeleteView(BulkView):
+    endpoint = BulkEndpoint(parse_bulk_delete, bulk_delete, bulk_delete_body)

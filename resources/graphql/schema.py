@@ -18,14 +18,14 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from pcf.budget import json_size
-from pcf.exceptions import ValidationError
+from pcf.exceptions import field_error
 from resources import services
-from resources.bulk.requests import parse_bulk_delete
+from resources.bulk.parsing import parse_bulk_delete
 from resources.bulk.services import bulk_delete
 from resources.graphql.context import PcfContext
 from resources.graphql.errors import is_expected
 from resources.graphql.limits import DocumentLimits
-from resources.graphql.requests import MAX_BATCHED_OPERATIONS
+from resources.graphql.parsing import MAX_BATCHED_OPERATIONS
 from resources.graphql.types import (
     DATETIME_Z,
     BulkDeleteError,
@@ -58,9 +58,7 @@ class Query:
     async def resources(self, info: PcfInfo, ids: list[strawberry.ID]) -> list[ResourceNode] | None:
         limit = settings.PCF_PAGE_SIZE_MAX
         if len(ids) > limit:
-            raise ValidationError(
-                details=[{"field": "ids", "message": f"At most {limit} ids per query"}]
-            )
+            raise field_error("ids", f"At most {limit} ids per query")
         unique = list(dict.fromkeys(str(i) for i in ids))
         loaded = await info.context.resources.load_many(unique)
         found = [r for r in loaded if r is not None]

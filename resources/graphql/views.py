@@ -25,7 +25,7 @@ from pcf.throttling import tenant_throttle
 from resources.graphql.context import PcfContext, resource_loader
 from resources.graphql.errors import format_error, request_error
 from resources.graphql.ide import graphiql_html
-from resources.graphql.requests import check_request_shape
+from resources.graphql.parsing import check_request_shape
 
 _STATUS_CODES = {400: "VALIDATION_ERROR", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 

@@ -1,5 +1,5 @@
 """Database defaults that let import chunks COPY the uploaded CSV records verbatim
-(resources.bulk_write.resources_copy_verbatim): the file only carries the mapped fields,
+(resources.services.resources_copy_verbatim): the file only carries the mapped fields,
 PostgreSQL fills in the rest.
 
 - tenant_id from the transaction-local setting `pcf.copy_tenant_id`; unset, any insert

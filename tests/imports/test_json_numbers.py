@@ -13,7 +13,7 @@ from imports.rows import _metadata_text
 from imports.verbatim import verbatim_plan, verbatim_rows
 from jobs.models import JobError
 from resources.models import Resource
-from resources.schemas import NumberOutOfRange, number_growth, numeric_text_length
+from resources.parsing import NumberOutOfRange, number_growth, numeric_text_length
 from tests.imports.helpers import run_chunks, upload
 
 HEADER = ["name", "type", "status", "metadata"]

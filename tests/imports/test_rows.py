@@ -8,7 +8,7 @@ import pytest
 
 from imports.rows import BoundColumn, row_checker, validate_cells
 from pcf.exceptions import ValidationError
-from resources.schemas import parse_create
+from resources.parsing import parse_create
 
 COLUMNS = [
     BoundColumn("id", 0, False),

@@ -11,8 +11,8 @@ from django.db import connection, transaction
 from django.db.models import Count
 
 from pcf.models import ApiClient
-from resources.bulk_write import RowValues, resources_upsert
 from resources.models import Resource
+from resources.services import RowValues, resources_upsert
 
 NAMES = [f"shared-{i}" for i in range(50)]
 

@@ -25,8 +25,8 @@ from imports.options import parse_csv_options
 from imports.rows import BoundColumn, bind_mapping, row_checker
 from imports.verbatim import VerbatimPlan, verbatim_plan, verbatim_rows
 from jobs.models import Chunk, Job, JobError
-from resources.bulk_write import resources_copy_verbatim
 from resources.models import Resource
+from resources.services import resources_copy_verbatim
 from tests.conftest import Tenant
 from tests.imports.helpers import run_chunks, upload
 from tests.waiting import wait_finished

@@ -20,8 +20,8 @@ from jobs.handlers import (
     register_chunk_handler,
 )
 from pcf.redis import redis_client
-from resources.bulk_write import resources_insert_many
-from resources.schemas import parse_create
+from resources.parsing import parse_create
+from resources.services import resources_insert_many
 
 if TYPE_CHECKING:
     from jobs.models import Chunk, Job

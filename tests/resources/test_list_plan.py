@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from resources.bulk_write import resources_insert_many, resources_refresh_statistics
 from resources.filters import ResourceFilter
 from resources.models import Resource
-from resources.schemas import parse_create
+from resources.parsing import parse_create
 from resources.selectors import _keyset_page, resource_list
+from resources.services import resources_insert_many, resources_refresh_statistics
 
 pytestmark = pytest.mark.django_db
 

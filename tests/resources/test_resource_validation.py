@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from resources.models import Resource
-from resources.schemas import json_depth
+from resources.parsing import json_depth
 from tests.resources.helpers import assert_error, create, fields_of
 
 pytestmark = pytest.mark.django_db

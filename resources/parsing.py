@@ -16,7 +16,7 @@ from django.conf import settings
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from pcf.exceptions import ValidationError
+from pcf.exceptions import ValidationError, field_detail, field_errors
 from resources.models import ResourceStatus, ResourceType
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -194,9 +194,9 @@ def _message(error: Any) -> str:
     return str(error["msg"])
 
 
-def details_of(exc: PydanticValidationError) -> list[dict[str, str]]:
+def details_of(exc: PydanticValidationError) -> list[dict[str, Any]]:
     return [
-        {"field": ".".join(str(p) for p in e["loc"][:1]) or "body", "message": _message(e)}
+        field_detail(".".join(str(p) for p in e["loc"][:1]) or "body", _message(e))
         for e in exc.errors(include_url=False)
     ]
 
@@ -212,22 +212,22 @@ def parse_create(data: Any) -> ResourceCreate:
     try:
         return ResourceCreate.model_validate(_require_object(data))
     except PydanticValidationError as exc:
-        raise ValidationError(details=details_of(exc)) from None
+        raise field_errors(details_of(exc)) from None
 
 
 def parse_patch(data: Any) -> ResourcePatch:
     body = _require_object(data)
     problems = []
     if "metadata" in body and body["metadata"] is None:
-        problems.append({"field": "metadata", "message": "Metadata cannot be null"})
+        problems.append(field_detail("metadata", "Metadata cannot be null"))
     if "id" in body:
-        problems.append({"field": "id", "message": "id cannot be changed"})
+        problems.append(field_detail("id", "id cannot be changed"))
     for field in ("name", "type", "status"):
         if field in body and body[field] is None:
-            problems.append({"field": field, "message": f"{_FIELD_LABELS[field]} cannot be null"})
+            problems.append(field_detail(field, f"{_FIELD_LABELS[field]} cannot be null"))
     if problems:
-        raise ValidationError(details=problems)
+        raise field_errors(problems)
     try:
         return ResourcePatch.model_validate(body)
     except PydanticValidationError as exc:
-        raise ValidationError(details=details_of(exc)) from None
+        raise field_errors(details_of(exc)) from None

@@ -1,5 +1,6 @@
-"""SQL pieces for bulk update/delete: RFC 7396 merge as a jsonb expression, and the
-statements that write one matched set. All values are bound parameters."""
+"""SQL pieces for update-by-query and delete-by-filter: RFC 7396 merge as a jsonb
+expression, and the statements that write one matched set. All values are bound
+parameters."""
 
 from __future__ import annotations
 

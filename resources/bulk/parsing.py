@@ -10,9 +10,9 @@ from typing import Any
 
 from jobs.webhooks import parse_webhook_option
 from pcf.bounds import bounded_int
-from pcf.exceptions import ValidationError
+from pcf.exceptions import ValidationError, field_detail, field_error, field_errors
 from resources.filters import ResourceFilter, parse_filter
-from resources.schemas import ResourcePatch, parse_patch
+from resources.parsing import ResourcePatch, parse_patch
 
 ALL_KEY = "all"
 
@@ -43,7 +43,7 @@ class BulkDeleteRequest:
 
 def _object(body: Any, name: str) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise ValidationError(details=[{"field": name, "message": "Must be a JSON object"}])
+        raise field_error(name, "Must be a JSON object")
     return body
 
 
@@ -51,16 +51,16 @@ def parse_bulk_filter(raw: Any) -> tuple[dict[str, Any], ResourceFilter]:
     """Validate a bulk filter. An empty filter matches the whole tenant, so it needs an
     explicit `"all": true`."""
     if raw is None:
-        raise ValidationError(details=[{"field": "filter", "message": "filter is required"}])
+        raise field_error("filter", "filter is required")
     raw = _object(raw, "filter")
     spec = parse_filter(raw, allowed_extra=(ALL_KEY,))
     all_flag = raw.get(ALL_KEY)
     if all_flag is not None and not isinstance(all_flag, bool):
-        raise ValidationError(details=[{"field": "filter.all", "message": "Must be true or false"}])
+        raise field_error("filter.all", "Must be true or false")
     if spec.is_empty and all_flag is not True:
         raise ValidationError(
             'An empty filter matches every resource; send "all": true to mean that',
-            details=[{"field": "filter", "message": 'Empty filter without "all": true'}],
+            details=[field_detail("filter", 'Empty filter without "all": true')],
         )
     return raw, spec
 
@@ -68,13 +68,11 @@ def parse_bulk_filter(raw: Any) -> tuple[dict[str, Any], ResourceFilter]:
 def parse_options(raw: Any, *, allowed: tuple[str, ...]) -> BulkOptions:
     options = _object({} if raw is None else raw, "options")
     problems = [
-        {"field": f"options.{key}", "message": "Unknown option"}
-        for key in options
-        if key not in allowed
+        field_detail(f"options.{key}", "Unknown option") for key in options if key not in allowed
     ]
     for key in ("dry_run", "soft_delete"):
         if key in options and not isinstance(options[key], bool):
-            problems.append({"field": f"options.{key}", "message": "Must be true or false"})
+            problems.append(field_detail(f"options.{key}", "Must be true or false"))
     limit = options.get("limit")
     if limit is not None:
         try:  # LIMIT is a bigint in SQL: a bigger number was a 500
@@ -98,9 +96,7 @@ def parse_options(raw: Any, *, allowed: tuple[str, ...]) -> BulkOptions:
 def _check_keys(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = [key for key in body if key not in allowed]
     if unknown:
-        raise ValidationError(
-            details=[{"field": key, "message": "Unknown field"} for key in unknown]
-        )
+        raise field_errors([field_detail(key, "Unknown field") for key in unknown])
 
 
 def parse_bulk_update(body: Any) -> BulkUpdateRequest:
@@ -109,7 +105,7 @@ def parse_bulk_update(body: Any) -> BulkUpdateRequest:
     filter_raw, spec = parse_bulk_filter(body.get("filter"))
     update = body.get("update")
     if update is None:
-        raise ValidationError(details=[{"field": "update", "message": "update is required"}])
+        raise field_error("update", "update is required")
     try:
         patch = parse_patch(update)
     except ValidationError as exc:
@@ -119,9 +115,7 @@ def parse_bulk_update(body: Any) -> BulkUpdateRequest:
         raise
     update_raw = patch.model_dump(mode="json", exclude_unset=True)
     if not update_raw:
-        raise ValidationError(
-            details=[{"field": "update", "message": "update must change at least one field"}]
-        )
+        raise field_error("update", "update must change at least one field")
     options = parse_options(body.get("options"), allowed=("dry_run", "limit", "webhook"))
     return BulkUpdateRequest(filter_raw, spec, update_raw, patch, options)
 

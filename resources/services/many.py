@@ -1,15 +1,14 @@
-"""Bulk write services: many resources in one statement, never one query per row.
+"""Many-row writes: many resources in one statement, never one query per row.
 
 Used by batch (consecutive creates), bulk JSON and import chunks. Callers validate
-first (resources.schemas); these functions only write."""
+first (resources.parsing); these functions only write."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -20,7 +19,8 @@ from django.utils import timezone
 from pcf.models import ApiClient
 from resources.ids import new_resource_id, new_resource_ids
 from resources.models import Resource
-from resources.schemas import ResourceCreate
+from resources.parsing import ResourceCreate
+from resources.services.build import resource_build
 
 
 @dataclass(frozen=True)
@@ -84,16 +84,8 @@ def resources_insert_many(*, tenant: ApiClient, specs: Sequence[ResourceCreate])
             continue
         claimed.add(public_id)
         created.append(
-            Resource(
-                seq=inserted[public_id],
-                tenant=tenant,
-                public_id=public_id,
-                name=spec.name,
-                type=spec.type.value,
-                status=spec.status.value,
-                metadata=spec.metadata,
-                created_at=now,
-                updated_at=now,
+            resource_build(
+                tenant=tenant, spec=spec, public_id=public_id, now=now, seq=inserted[public_id]
             )
         )
     return InsertOutcome(created=created)
@@ -113,10 +105,6 @@ class RowValues(NamedTuple):
     status: str | None
     metadata: str | None
 
-
-# Outcome of one upsert row: "created", "updated", or the CONFLICT message.
-CREATED = "created"
-UPDATED = "updated"
 
 # CSV format: the whole chunk is built by the csv module (C) and sent in one write.
 _COPY_SQL = (
@@ -210,142 +198,6 @@ def resources_ids_taken(*, tenant: ApiClient, ids: Sequence[str]) -> set[str]:
             "public_id", flat=True
         )
     )
-
-
-def _lock_keys(*, tenant: ApiClient, key: str, values: Iterable[str]) -> None:
-    """Serialise upserts of the same (tenant, key value) across transactions.
-
-    Names are not unique, so no constraint can arbitrate two concurrent creates of one
-    name: a transaction-scoped advisory lock per value does. Taken in sorted order, so two
-    imports sharing names never deadlock; released at commit."""
-    hashed = sorted(
-        {
-            int.from_bytes(
-                hashlib.blake2b(f"{tenant.pk}\x1f{key}\x1f{v}".encode(), digest_size=8).digest(),
-                "big",
-                signed=True,
-            )
-            for v in values
-        }
-    )
-    if hashed:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", [hashed]
-            )
-
-
-_UPDATE_SQL = """
-UPDATE resources_resource AS r SET
-    name = COALESCE(u.name, r.name),
-    type = COALESCE(u.type, r.type),
-    status = COALESCE(u.status, r.status),
-    metadata = COALESCE(u.metadata::jsonb, r.metadata),
-    updated_at = %s
-FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[])
-    AS u(seq, name, type, status, metadata)
-WHERE r.seq = u.seq
-"""
-
-
-def _fold(current: RowValues, row: RowValues) -> RowValues:
-    """A later row of the same key, applied over an earlier one (given fields win)."""
-    return RowValues(
-        current.id,
-        row.name,
-        row.type,
-        row.status if row.status is not None else current.status,
-        row.metadata if row.metadata is not None else current.metadata,
-    )
-
-
-def resources_upsert(
-    *, tenant: ApiClient, key: str, rows: Sequence[RowValues], dry_run: bool = False
-) -> list[str]:
-    """Create or update each row by `key` ("name" or "id"), in input order, inside the
-    caller's transaction. Per row: CREATED, UPDATED, or a CONFLICT message.
-
-    By name: no live resource of that name creates one, exactly one is updated, several
-    make the row a conflict. By id: a live resource is updated, an unused id is created
-    with that id, an id kept by a soft-deleted resource is a conflict. Advisory locks on
-    the keys make concurrent upserts of the same keys apply one after the other."""
-    if not rows:
-        return []
-    if key not in ("name", "id"):
-        raise ValueError(f"unknown upsert key {key!r}")
-    keys = [row.name if key == "name" else (row.id or "") for row in rows]
-    distinct = sorted(set(keys))
-    if not dry_run:
-        _lock_keys(tenant=tenant, key=key, values=distinct)
-    existing: dict[str, list[int]] = {}
-    deleted: set[str] = set()
-    queryset = Resource.objects.filter(tenant=tenant)
-    if key == "name":
-        found = queryset.filter(name__in=distinct, deleted_at__isnull=True).values_list(
-            "name", "seq", "deleted_at"
-        )
-    else:
-        found = queryset.filter(public_id__in=distinct).values_list(
-            "public_id", "seq", "deleted_at"
-        )
-    for value, seq, deleted_at in found:
-        if deleted_at is not None:
-            deleted.add(value)
-        else:
-            existing.setdefault(value, []).append(seq)
-
-    outcomes: list[str] = []
-    creates: dict[str, RowValues] = {}
-    updates: dict[str, tuple[int, RowValues]] = {}
-    for value, row in zip(keys, rows, strict=True):
-        seqs = existing.get(value, [])
-        if len(seqs) > 1:
-            outcomes.append(f"{len(seqs)} resources are named {value!r}; upsert needs one")
-        elif value in deleted:
-            outcomes.append(f"Resource id {value!r} belongs to a deleted resource")
-        elif seqs:
-            seq = seqs[0]
-            earlier = updates.get(value)
-            updates[value] = (seq, _fold(earlier[1], row) if earlier else row)
-            outcomes.append(UPDATED)
-        elif value in creates:
-            creates[value] = _fold(creates[value], row)
-            outcomes.append(UPDATED)
-        else:
-            creates[value] = row._replace(id=value) if key == "id" else row._replace(id=None)
-            outcomes.append(CREATED)
-    if dry_run:
-        return outcomes
-
-    if creates:
-        created_rows = list(creates.values())
-        if key == "name":
-            resources_copy_create(tenant=tenant, rows=created_rows)
-        else:
-            # The lock keeps other upserts out; a plain create of the same id racing in
-            # is reported as that row's conflict instead of failing the whole chunk.
-            flags = resources_create_rows(tenant=tenant, rows=created_rows)
-            lost = {row.id for row, ok in zip(created_rows, flags, strict=True) if not ok}
-            if lost:
-                outcomes = [
-                    f"A resource with id {value!r} already exists" if value in lost else outcome
-                    for value, outcome in zip(keys, outcomes, strict=True)
-                ]
-    if updates:
-        entries = list(updates.values())
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _UPDATE_SQL,
-                [
-                    timezone.now(),
-                    [seq for seq, _ in entries],
-                    [r.name for _, r in entries],
-                    [r.type for _, r in entries],
-                    [r.status for _, r in entries],
-                    [r.metadata for _, r in entries],
-                ],
-            )
-    return outcomes
 
 
 def resources_refresh_statistics() -> None:

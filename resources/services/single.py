@@ -1,5 +1,4 @@
-"""Writes to resources. Every write from REST, batch, GraphQL or a job goes through here,
-so validation, tenancy and errors are one piece of code."""
+"""One-row writes: create, partial update, delete. REST, batch and GraphQL call these."""
 
 from __future__ import annotations
 
@@ -10,32 +9,11 @@ from django.utils import timezone
 
 from pcf.exceptions import Conflict, NotFound, field_error
 from pcf.models import ApiClient
-from resources.ids import new_resource_id
 from resources.merge import merge_patch
 from resources.models import Resource
-from resources.schemas import (
-    ResourceCreate,
-    ResourcePatch,
-    check_metadata,
-    parse_create,
-    parse_patch,
-)
+from resources.parsing import ResourcePatch, check_metadata, parse_create, parse_patch
 from resources.selectors import live_by_id
-
-
-def resource_build(*, tenant: ApiClient, spec: ResourceCreate) -> Resource:
-    """An unsaved Resource from validated input (bulk paths save many at once)."""
-    now = timezone.now()
-    return Resource(
-        tenant=tenant,
-        public_id=spec.id or new_resource_id(),
-        name=spec.name,
-        type=spec.type.value,
-        status=spec.status.value,
-        metadata=spec.metadata,
-        created_at=now,
-        updated_at=now,
-    )
+from resources.services.build import resource_build
 
 
 def resource_create(*, tenant: ApiClient, data: Any) -> Resource:
