@@ -41,11 +41,16 @@ run: install
 lint: install
 	$(VENV)/bin/ruff check .
 
+# mypy's Django plugin and the tests load the settings, which start the embedded servers
+# when DATABASE_URL/REDIS_URL are unset: stop the ones they started, once they are done
+# (servers that were already running, e.g. under `make run`, are left alone).
+SCOPED = $(PY) -m pcf.embedded scoped --
+
 types: install
-	$(VENV)/bin/mypy .
+	$(SCOPED) $(VENV)/bin/mypy .
 
 pytest: install
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(SCOPED) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint types pytest
 
@@ -65,6 +70,7 @@ chromium:
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)
 
+# Never delete the data folder under a live server: a failing `down` stops here.
 clean-data:
-	-$(PY) -m pcf.embedded down
+	if test -x $(PY); then $(PY) -m pcf.embedded down; fi
 	rm -rf .pcf-data

@@ -13,6 +13,7 @@ from jobs.handlers import job_types
 from jobs.models import JobStatus
 from jobs.sse import FINAL_EVENT_ID, PROGRESS_FIELDS, RETRY_MS
 from pcf.openapi import error_response
+from pcf.pagination import CURSOR_LENGTH, CURSOR_PATTERN
 
 PROGRESS_PATH = "/v1/jobs/{job_id}/progress"
 
@@ -105,7 +106,8 @@ _JOB_ID = {"type": "string", "minLength": 1, "maxLength": 40}
 _LIMIT = {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}
 _CURSOR = {
     "type": "string",
-    "pattern": "^[A-Za-z0-9_=-]*$",
+    "pattern": CURSOR_PATTERN,
+    "maxLength": CURSOR_LENGTH,
     "description": "Opaque: `meta.next_cursor` of the previous page (empty: the first).",
 }
 JOB_PARAMETERS: dict[str, dict[str, Any]] = {

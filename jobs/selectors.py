@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -14,8 +12,7 @@ from jobs.handlers import job_types
 from jobs.models import Chunk, ChunkStatus, Job, JobError, JobStatus, WebhookDelivery
 from pcf.exceptions import NotFound, ValidationError
 from pcf.models import ApiClient
-from pcf.pagination import parse_limit
-from pcf.timefmt import parse_iso
+from pcf.pagination import CursorScope, decode_cursor, encode_cursor, parse_limit
 
 __all__ = ["parse_limit"]
 
@@ -34,21 +31,6 @@ def job_get(*, tenant: ApiClient, job_id: str) -> Job:
     if job is None:
         raise NotFound(f"Job {job_id!r} not found")
     return job
-
-
-def _bad_cursor() -> ValidationError:
-    return ValidationError(details=[{"field": "cursor", "message": "Invalid cursor"}])
-
-
-def _encode(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> str:
-    try:
-        return base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise _bad_cursor() from None
 
 
 def _choice(name: str, raw: str | None, choices: list[str]) -> str | None:
@@ -70,11 +52,9 @@ def job_list(
         queryset = queryset.filter(status=chosen)
     if chosen := _choice("type", type, job_types()):
         queryset = queryset.filter(type=chosen)
+    scope = CursorScope("jobs", tenant.pk)
     if cursor:
-        stamp, _, last_id = _decode(cursor).partition("|")
-        created = parse_iso(stamp)
-        if created is None or not is_job_id(last_id):
-            raise _bad_cursor()
+        created, last_id = _job_position(decode_cursor(scope, cursor))
         queryset = queryset.filter(
             Q(created_at__lt=created) | Q(created_at=created, id__lt=last_id)
         )
@@ -82,26 +62,35 @@ def job_list(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = _encode(f"{_stamp(last.created_at)}|{last.id}")
+        next_cursor = encode_cursor(scope, f"{_micros(last.created_at)}|{last.id}")
     return rows[:limit], next_cursor
 
 
-def _stamp(value: datetime) -> str:
-    return value.isoformat()
+# A job list position is (created_at, id), spelt "<microseconds since the epoch>|<id>":
+# exact (PostgreSQL keeps microseconds) and short enough for a cursor.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(value: datetime) -> int:
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def _job_position(text: str) -> tuple[datetime, str]:
+    # Sealed by job_list itself (decode_cursor checked that), so it parses.
+    micros, _, last_id = text.partition("|")
+    return _EPOCH + timedelta(microseconds=int(micros)), last_id
 
 
 def job_errors_page(
     *, job: Job, limit: int, cursor: str | None
 ) -> tuple[list[JobError], str | None]:
+    """In row order; keyset pagination on the error's pk, within this job only."""
     queryset = JobError.objects.filter(job=job)
+    scope = CursorScope("job-errors", job.tenant_id, within=job.pk)
     if cursor:
-        try:
-            after = int(_decode(cursor).removeprefix("e:"))
-        except ValueError:
-            raise _bad_cursor() from None
-        queryset = queryset.filter(pk__gt=after)
+        queryset = queryset.filter(pk__gt=int(decode_cursor(scope, cursor)))
     rows = list(queryset.order_by("pk")[: limit + 1])
-    next_cursor = _encode(f"e:{rows[limit - 1].pk}") if len(rows) > limit else None
+    next_cursor = encode_cursor(scope, str(rows[limit - 1].pk)) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
 

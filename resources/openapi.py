@@ -13,8 +13,8 @@ from typing import Any
 from django.conf import settings
 
 from pcf.bounds import BIGINT_MAX
+from pcf.pagination import CURSOR_LENGTH, CURSOR_PATTERN
 from resources.parsing import ID_PATTERN, STATUSES, TYPES
-from resources.selectors import CURSOR_PATTERN
 
 NO_NUL = "^[^\\x00]*$"  # PostgreSQL text and jsonb cannot hold U+0000
 
@@ -268,7 +268,12 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "maximum": settings.PCF_PAGE_SIZE_MAX,
         "default": settings.PCF_PAGE_SIZE_DEFAULT,
     },
-    "cursor": {"type": "string", "pattern": f"^$|{CURSOR_PATTERN}", "description": CURSOR},
+    "cursor": {
+        "type": "string",
+        "pattern": CURSOR_PATTERN,
+        "maxLength": CURSOR_LENGTH,
+        "description": CURSOR,
+    },
     "created_before": _TIMESTAMP,
     "created_after": _TIMESTAMP,
     "updated_before": _TIMESTAMP,

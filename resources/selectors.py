@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from collections.abc import Callable, Iterable
 
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
 from pcf.budget import json_size
-from pcf.exceptions import NotFound, ValidationError
+from pcf.exceptions import NotFound
 from pcf.models import ApiClient
+from pcf.pagination import CursorScope, decode_cursor, encode_cursor
 from resources.filters import ResourceFilter, apply_filter
 from resources.models import Resource
 from resources.parsing import is_valid_id
@@ -59,32 +57,14 @@ def resources_by_ids_within(
     return found, True
 
 
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s:{seq}".encode()).decode().rstrip("=")
+def _cursor_scope(tenant: ApiClient) -> CursorScope:
+    # The REST list and a batch's GET share one listing, so one cursor serves both.
+    return CursorScope("resources", tenant.pk)
 
 
-# A cursor is base64url("s:<digits>") without padding (at most 93 digits), spelt out
-# base64 group by base64 group: the OpenAPI document states this pattern, and a string
-# matching it is exactly a cursor this function accepts.
-_FIRST = "czo[w-z0-5]"  # "s:" and the first digit
-_HEAD = "(?:[MN][DTjz]|O[DT])"  # the first digit of a group, split over two characters
-_GROUP = f"{_HEAD}[AEIMQUYcgk][w-z0-5]"  # three more digits
-_TAIL = f"(?:[MN][AQgw]|O[AQ]|{_HEAD}[AEIMQUYcgk])"  # one or two digits at the end
-CURSOR_PATTERN = f"^{_FIRST}(?:{_GROUP}){{0,30}}{_TAIL}?$"
-_CURSOR_RE = re.compile(CURSOR_PATTERN)
-
-
-def decode_cursor(cursor: str) -> int:
-    if not _CURSOR_RE.fullmatch(cursor):
-        raise ValidationError(details=[{"field": "cursor", "message": "Invalid cursor"}])
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        kind, _, value = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
-        if kind != "s":
-            raise ValueError(kind)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationError(details=[{"field": "cursor", "message": "Invalid cursor"}]) from None
+def resource_cursor(*, tenant: ApiClient, seq: int) -> str:
+    """The cursor of the page that starts after the row with this `seq`."""
+    return encode_cursor(_cursor_scope(tenant), str(seq))
 
 
 # The page as a range of the (tenant, seq) index of live rows: rows of `tenant` after
@@ -120,7 +100,7 @@ def resource_list(
     never shift or repeat the rows it has not seen yet. `admit` sees each row of the
     page as it is read (in pieces, from a server-side cursor) and may raise to stop
     reading: a response budget stops before the page is built."""
-    after = decode_cursor(cursor) if cursor else 0
+    after = int(decode_cursor(_cursor_scope(tenant), cursor)) if cursor else 0
     page = _keyset_page(apply_filter(Resource.objects.all(), spec), tenant, after)[: limit + 1]
     if admit is None:
         rows = list(page)
@@ -130,5 +110,7 @@ def resource_list(
             if len(rows) < limit:
                 admit(row)
             rows.append(row)
-    next_cursor = encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = resource_cursor(tenant=tenant, seq=rows[limit - 1].seq)
     return rows[:limit], next_cursor

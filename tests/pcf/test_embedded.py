@@ -11,15 +11,21 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(code_or_args: list[str], data_dir: Path, timeout: float = 60) -> str:
+def spawn(
+    code_or_args: list[str], data_dir: Path, timeout: float = 60, **env_extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Python with these arguments, on this data folder, in embedded mode unless
+    `env_extra` sets DATABASE_URL / REDIS_URL."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env["PCF_DATA_DIR"] = str(data_dir)
-    done = subprocess.run(
+    env.update(env_extra)
+    return subprocess.run(
         [sys.executable, *code_or_args],
         cwd=ROOT,
         env=env,
@@ -28,6 +34,11 @@ def run(code_or_args: list[str], data_dir: Path, timeout: float = 60) -> str:
         timeout=timeout,
         check=False,
     )
+
+
+def run(code_or_args: list[str], data_dir: Path, timeout: float = 60, **env_extra: str) -> str:
+    """spawn(), which must succeed; its output."""
+    done = spawn(code_or_args, data_dir, timeout, **env_extra)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -67,7 +78,7 @@ def test_embedded_redis_starts_answers_and_stops(data_dir: Path) -> None:
     run(["-m", "pcf.embedded", "down"], data_dir)
     # then it no longer answers
     deadline = time.monotonic() + 5
-    while "redis answers: True" in run(["-m", "pcf.embedded", "status"], data_dir):
+    while "redis: running" in run(["-m", "pcf.embedded", "status"], data_dir):
         assert time.monotonic() < deadline, "embedded Redis still answers after down"
         time.sleep(0.1)
 
@@ -92,10 +103,108 @@ def test_embedded_postgres_starts_serves_sql_and_stops(data_dir: Path) -> None:
     # then it is a real PostgreSQL 16 under the data folder
     assert version.startswith("16")
     assert (data_dir / "postgres" / "postmaster.pid").exists()
+    postmaster = postmaster_pid(data_dir)
     # when it is stopped
-    run(["-m", "pcf.embedded", "down"], data_dir)
-    # then its postmaster is gone
-    deadline = time.monotonic() + 10
-    while (data_dir / "postgres" / "postmaster.pid").exists():
-        assert time.monotonic() < deadline, "embedded PostgreSQL still running after down"
-        time.sleep(0.1)
+    said = run(["-m", "pcf.embedded", "down"], data_dir)
+    # then `down` says so, and its postmaster is gone (pg_ctl stop -w waited for it)
+    assert f"stopped PostgreSQL (pid {postmaster}" in said
+    assert not (data_dir / "postgres" / "postmaster.pid").exists()
+    assert not alive(postmaster)
+
+
+def postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+START_BOTH = "from pcf import embedded; embedded.postgres_socket_dir(); embedded.ensure_redis()"
+
+
+def status_of(data_dir: Path) -> dict[str, str]:
+    """`python -m pcf.embedded status` as {"postgres": "running (...)", "redis": ...}."""
+    out = run(["-m", "pcf.embedded", "status"], data_dir)
+    return dict(line.split(": ", 1) for line in out.splitlines())
+
+
+def test_down_stops_both_servers_whatever_handles_pgserver_recorded(data_dir: Path) -> None:
+    # given both servers started by a process that was then killed (no atexit ran),
+    # and pgserver's record of a handle held by a process that has exited since
+    killed = spawn(["-c", f"{START_BOTH}; import os; os.kill(os.getpid(), 9)"], data_dir, 120)
+    assert killed.returncode == -9, killed.stderr
+    exited = int(run(["-c", "import os; print(os.getpid())"], data_dir))
+    (data_dir / "postgres" / ".handle_pids.json").write_text(f"[{exited}]")
+    postmaster = postmaster_pid(data_dir)
+    # when status is asked
+    before = status_of(data_dir)
+    # then it reports both servers running, and where
+    assert before["postgres"].startswith(f"running (pid {postmaster}, socket dir ")
+    assert before["redis"].startswith("running (pid ") and "redis.sock" in before["redis"]
+    # when they are stopped
+    said = run(["-m", "pcf.embedded", "down"], data_dir)
+    # then `down` names both, both are gone, and status says so
+    assert "stopped Redis (pid " in said and f"stopped PostgreSQL (pid {postmaster}" in said
+    assert not alive(postmaster)
+    after = status_of(data_dir)
+    assert after["postgres"] == "not running" and after["redis"] == "not running"
+    # and a second `down` finds nothing to stop
+    assert run(["-m", "pcf.embedded", "down"], data_dir).strip() == "nothing was running"
+
+
+def scoped(data_dir: Path, code: str, **env_extra: str) -> str:
+    """`python -m pcf.embedded scoped -- python -c CODE`, as `make test` runs pytest;
+    what it printed on stderr."""
+    args = ["-m", "pcf.embedded", "scoped", "--", sys.executable, "-c", code]
+    done = spawn(args, data_dir, 120, **env_extra)
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def test_scoped_stops_the_servers_its_command_started(data_dir: Path) -> None:
+    # given no server running
+    # when a scoped command starts both
+    said = scoped(data_dir, START_BOTH)
+    # then both are stopped after it, and it says so
+    assert "stopped PostgreSQL" in said and "stopped Redis" in said
+    assert set(status_of(data_dir).values()) == {str(data_dir), "not running"}
+
+
+def test_scoped_leaves_servers_it_did_not_start(data_dir: Path) -> None:
+    # given both servers already running (as under `make run`)
+    run(["-m", "pcf.embedded", "up"], data_dir, 120)
+    # when a scoped command uses them
+    said = scoped(data_dir, START_BOTH)
+    # then they still run afterwards
+    assert said == ""
+    assert all(v.startswith("running") for k, v in status_of(data_dir).items() if k != "data dir")
+
+
+def test_scoped_leaves_servers_when_the_urls_point_elsewhere(data_dir: Path) -> None:
+    # given REDIS_URL and DATABASE_URL pointing at servers of their own
+    external = {"DATABASE_URL": "postgres://db.invalid/x", "REDIS_URL": "redis://redis.invalid"}
+    # when a scoped command starts the embedded Redis anyway (by hand)
+    scoped(data_dir, "from pcf import embedded; embedded.ensure_redis()", **external)
+    # then it is not the scope's to stop, and PostgreSQL was never even looked for
+    assert status_of(data_dir)["redis"].startswith("running")
+    assert not (data_dir / "postgres").exists()
+
+
+def test_no_logging_error_at_exit_of_a_process_that_used_postgres(data_dir: Path) -> None:
+    # given a process that logs at INFO to a stream it closes before exiting, as
+    # pytest does with the stream Django's console handler was given
+    code = (
+        "import io, logging; from pcf import embedded; stream = io.StringIO();"
+        " logging.basicConfig(stream=stream, level=logging.INFO);"
+        " embedded.postgres_socket_dir(); stream.close()"
+    )
+    # when it opens the embedded PostgreSQL and exits
+    done = spawn(["-c", code], data_dir, 120)
+    # then nothing logs at interpreter shutdown, and pgserver keeps no handle of it
+    assert done.returncode == 0, done.stderr
+    assert "Logging error" not in done.stderr and "closed file" not in done.stderr
+    assert (data_dir / "postgres" / ".handle_pids.json").read_text() == "[]"

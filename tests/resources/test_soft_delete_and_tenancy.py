@@ -108,7 +108,7 @@ def test_lists_and_ids_filter_show_only_my_resources(
     assert [r["id"] for r in theirs] == [foreign["id"]]
 
 
-def test_a_cursor_from_another_tenant_leaks_nothing(
+def test_a_cursor_from_another_tenant_is_refused(
     api: APIClient, other_tenant: Any, foreign: dict[str, Any]
 ) -> None:
     # given another tenant with two pages of resources and their cursor
@@ -116,9 +116,10 @@ def test_a_cursor_from_another_tenant_leaks_nothing(
     cursor = other_tenant.api.get("/v1/resources?limit=1").json()["meta"]["next_cursor"]
     assert cursor
     # when I use their cursor
-    body = api.get(f"/v1/resources?cursor={cursor}").json()
-    # then I see none of their rows
-    assert body["data"] == []
+    response = api.get(f"/v1/resources?cursor={cursor}")
+    # then it is not a cursor of my list: a 400 on `cursor`, none of their rows
+    error = assert_error(response, 400, "VALIDATION_ERROR")
+    assert error["details"] == [{"field": "cursor", "message": "Invalid cursor"}]
 
 
 def test_the_same_client_id_may_exist_in_two_tenants(
