@@ -1,4 +1,4 @@
-"""The fast CSV row validator agrees with resources.schemas (pydantic) on every rule."""
+"""The fast CSV row validator agrees with resources.parsing (pydantic) on every rule."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The verbatim fast path of CSV import chunks (imports/verbatim.py, the handler's
-_copy_verbatim, resources.bulk_write.resources_copy_verbatim): which imports and chunk
+_copy_verbatim, resources.services.many.resources_copy_verbatim): which imports and chunk
 texts may go to COPY as uploaded, that they store exactly what the general path stores,
 and that whatever PostgreSQL refuses falls back to the general path, row by row, with
 nothing written twice.
