@@ -30,7 +30,7 @@ from jobs.handlers import (
     register_settled_hook,
 )
 from jobs.models import Chunk, Job
-from pcf.exceptions import ValidationError
+from pcf.exceptions import ValidationError, field_detail
 from resources.bulk_write import (
     RowValues,
     resources_copy_verbatim,
@@ -217,35 +217,31 @@ def check_csv_chunk(job: Job, chunk: Chunk) -> CheckOutcome:
     return CheckOutcome(invalid=invalid, errors=errors, memo=memo)
 
 
-def values_from_item(item: Any) -> tuple[RowValues | None, list[dict[str, str]]]:
+def values_from_item(item: Any) -> tuple[RowValues | None, list[dict[str, Any]]]:
     """Validate one JSON item with the shared schema; return its row values or problems."""
     try:
         spec = parse_create(item)
     except ValidationError as exc:
         if not isinstance(item, dict):
-            return None, [{"field": "", "message": "Each resource must be a JSON object"}]
-        return None, exc.details or [{"field": "", "message": exc.message}]
+            return None, [field_detail("", "Each resource must be a JSON object")]
+        return None, exc.details or [field_detail("", exc.message)]
     return row_values(spec)
 
 
-def row_values(spec: ResourceCreate) -> tuple[RowValues | None, list[dict[str, str]]]:
+def row_values(spec: ResourceCreate) -> tuple[RowValues | None, list[dict[str, Any]]]:
     given = spec.model_fields_set
     metadata = None
     if "metadata" in given:
         metadata = json.dumps(spec.metadata, separators=(",", ":"), ensure_ascii=False)
         # PostgreSQL refuses NUL in jsonb and lone surrogates anywhere.
         if "\\u0000" in metadata:
-            return None, [
-                {"field": "metadata", "message": "Metadata must not contain NUL characters"}
-            ]
+            return None, [field_detail("metadata", "Metadata must not contain NUL characters")]
         try:
             metadata.encode()
         except UnicodeEncodeError:
-            return None, [
-                {"field": "metadata", "message": "Metadata contains an invalid Unicode escape"}
-            ]
+            return None, [field_detail("metadata", "Metadata contains an invalid Unicode escape")]
     if "\x00" in spec.name:
-        return None, [{"field": "name", "message": "Name must not contain NUL characters"}]
+        return None, [field_detail("name", "Name must not contain NUL characters")]
     status = spec.status.value if "status" in given else None
     return RowValues(spec.id, spec.name, spec.type.value, status, metadata), []
 

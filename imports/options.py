@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 
 from jobs.webhooks import parse_webhook_option
-from pcf.exceptions import ValidationError
+from pcf.exceptions import ValidationError, field_detail, field_error
 from pcf.jsondepth import loads as json_loads
 
 # Resource fields an import can fill; `id` only makes sense for client-given ids.
@@ -72,11 +72,11 @@ class BulkImportOptions:
         return data
 
 
-def _problem(field_name: str, message: str) -> dict[str, str]:
-    return {"field": f"options.{field_name}", "message": message}
+def _problem(field_name: str, message: str) -> dict[str, Any]:
+    return field_detail(f"options.{field_name}", message)
 
 
-def _bool(raw: dict[str, Any], name: str, default: bool, problems: list[dict[str, str]]) -> bool:
+def _bool(raw: dict[str, Any], name: str, default: bool, problems: list[dict[str, Any]]) -> bool:
     value = raw.get(name, default)
     if value is None:
         return default
@@ -89,7 +89,7 @@ def _bool(raw: dict[str, Any], name: str, default: bool, problems: list[dict[str
     return default
 
 
-def _chunk_size(raw: dict[str, Any], problems: list[dict[str, str]]) -> int:
+def _chunk_size(raw: dict[str, Any], problems: list[dict[str, Any]]) -> int:
     value = raw.get("chunk_size", settings.PCF_IMPORT_CHUNK_SIZE_DEFAULT)
     if value is None:
         return int(settings.PCF_IMPORT_CHUNK_SIZE_DEFAULT)
@@ -102,7 +102,7 @@ def _chunk_size(raw: dict[str, Any], problems: list[dict[str, str]]) -> int:
     return value
 
 
-def _upsert_key(raw: dict[str, Any], problems: list[dict[str, str]]) -> str:
+def _upsert_key(raw: dict[str, Any], problems: list[dict[str, Any]]) -> str:
     value = raw.get("upsert_key", "name")
     if value is None:
         return "name"
@@ -112,17 +112,17 @@ def _upsert_key(raw: dict[str, Any], problems: list[dict[str, str]]) -> str:
     return str(value)
 
 
-def _webhook(raw: Any, name: str, problems: list[dict[str, str]]) -> dict[str, Any] | None:
+def _webhook(raw: Any, name: str, problems: list[dict[str, Any]]) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
         return parse_webhook_option(raw, field=f"options.{name}")
     except ValidationError as exc:
-        problems.extend(exc.details or [{"field": f"options.{name}", "message": exc.message}])
+        problems.extend(exc.details or [field_detail(f"options.{name}", exc.message)])
         return None
 
 
-def _mapping(raw: Any, problems: list[dict[str, str]]) -> tuple[ColumnMap, ...]:
+def _mapping(raw: Any, problems: list[dict[str, Any]]) -> tuple[ColumnMap, ...]:
     if raw is None:
         # No mapping: every import field reads the column of its own name (see bind_mapping).
         return ()
@@ -170,11 +170,9 @@ def _decode(raw: Any) -> dict[str, Any]:
         try:
             raw = json_loads(raw, field="options")
         except json.JSONDecodeError as exc:
-            raise ValidationError(
-                details=[{"field": "options", "message": f"Not valid JSON: {exc.msg}"}]
-            ) from None
+            raise field_error("options", f"Not valid JSON: {exc.msg}") from None
     if not isinstance(raw, dict):
-        raise ValidationError(details=[{"field": "options", "message": "Must be a JSON object"}])
+        raise field_error("options", "Must be a JSON object")
     return raw
 
 
@@ -182,7 +180,7 @@ def parse_csv_options(raw: Any) -> CsvImportOptions:
     """Validate a CSV import's options (a JSON string or an object); raise VALIDATION_ERROR
     listing every problem at once."""
     data = _decode(raw)
-    problems: list[dict[str, str]] = []
+    problems: list[dict[str, Any]] = []
     known = {"mapping", "validation", "dry_run", "chunk_size", "upsert", "upsert_key", "webhook"}
     problems.extend(_problem(k, "Unknown option") for k in data if k not in known)
     validation = data.get("validation", "strict") or "strict"
@@ -207,7 +205,7 @@ def parse_csv_options(raw: Any) -> CsvImportOptions:
 
 def parse_bulk_options(raw: Any) -> BulkImportOptions:
     data = _decode(raw)
-    problems: list[dict[str, str]] = []
+    problems: list[dict[str, Any]] = []
     known = {
         "upsert",
         "upsert_key",

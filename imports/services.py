@@ -23,7 +23,13 @@ from imports.options import BulkImportOptions, CsvImportOptions, parse_bulk_opti
 from imports.rows import bind_mapping, header_of
 from jobs.models import Job
 from jobs.services import ChunkInput, job_submit
-from pcf.exceptions import BatchTooLarge, ValidationError
+from pcf.exceptions import (
+    BatchTooLarge,
+    ValidationError,
+    field_detail,
+    field_error,
+    field_errors,
+)
 from pcf.models import ApiClient
 from resources.schemas import contains_nul
 
@@ -33,11 +39,11 @@ def too_many_chunks(chunk_size: int) -> ValidationError:
     return ValidationError(
         f"The import needs more than {limit} chunks; nothing was written",
         details=[
-            {
-                "field": "options.chunk_size",
-                "message": f"{chunk_size} rows a chunk makes more than {limit} chunks; "
+            field_detail(
+                "options.chunk_size",
+                f"{chunk_size} rows a chunk makes more than {limit} chunks; "
                 "use a larger chunk_size",
-            }
+            )
         ],
     )
 
@@ -59,9 +65,7 @@ def _chunks_of(records: Iterator[list[str]], size: int) -> Iterator[ChunkInput]:
                 yield ChunkInput(row_count=size, payload_text="".join(pending[:size]))
                 del pending[:size]
     except csv.Error as exc:
-        raise ValidationError(
-            details=[{"field": "file", "message": f"Malformed CSV: {exc}"}]
-        ) from None
+        raise field_error("file", f"Malformed CSV: {exc}") from None
     if pending:
         if room == 0:
             raise too_many_chunks(size)
@@ -74,20 +78,16 @@ def _first_records(batches: Iterator[list[str]]) -> tuple[list[str], list[str]]:
     try:
         first = next(batches, None)
         if first is None:
-            raise ValidationError(details=[{"field": "file", "message": "The file is empty"}])
+            raise field_error("file", "The file is empty")
         header = header_of(next(csv.reader(first[:1])))
         rest = first[1:]
         while not rest:
             following = next(batches, None)
             if following is None:
-                raise ValidationError(
-                    details=[{"field": "file", "message": "The file has a header but no data rows"}]
-                )
+                raise field_error("file", "The file has a header but no data rows")
             rest = following
     except csv.Error as exc:
-        raise ValidationError(
-            details=[{"field": "file", "message": f"Malformed CSV: {exc}"}]
-        ) from None
+        raise field_error("file", f"Malformed CSV: {exc}") from None
     return header, rest
 
 
@@ -125,12 +125,12 @@ def _items_of(body: Any) -> tuple[list[Any], Any]:
         raise ValidationError("The body must be a JSON object")
     unknown = sorted(set(body) - {"resources", "options"})
     if unknown:
-        raise ValidationError(details=[{"field": k, "message": "Unknown field"} for k in unknown])
+        raise field_errors([field_detail(k, "Unknown field") for k in unknown])
     items = body.get("resources")
     if not isinstance(items, list):
-        raise ValidationError(details=[{"field": "resources", "message": "Must be a list"}])
+        raise field_error("resources", "Must be a list")
     if not items:
-        raise ValidationError(details=[{"field": "resources", "message": "Must not be empty"}])
+        raise field_error("resources", "Must not be empty")
     limit = int(settings.PCF_BULK_MAX_ITEMS)
     if len(items) > limit:
         raise BatchTooLarge(f"{len(items)} resources; at most {limit} per bulk import")
@@ -141,11 +141,9 @@ def _check_all(items: list[Any], options: BulkImportOptions) -> None:
     details: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         values, problems = values_from_item(item)
-        details.extend({"index": index, **p} for p in problems)
+        details.extend(field_detail(p["field"], p["message"], index=index) for p in problems)
         if values is not None and options.upsert and options.upsert_key == "id" and not values.id:
-            details.append(
-                {"index": index, "field": "id", "message": "id is required to upsert by id"}
-            )
+            details.append(field_detail("id", "id is required to upsert by id", index=index))
     if details:
         failed = len({d["index"] for d in details})
         raise ValidationError(
@@ -174,11 +172,9 @@ def _refuse_nul(items: list[Any]) -> None:
             f"{len(bad)} resources contain the NUL character (U+0000) or an unpaired "
             "surrogate; nothing was imported",
             details=[
-                {
-                    "index": i,
-                    "field": "resources",
-                    "message": "Must not contain U+0000 or an unpaired surrogate",
-                }
+                field_detail(
+                    "resources", "Must not contain U+0000 or an unpaired surrogate", index=i
+                )
                 for i in bad[:100]
             ],
         )

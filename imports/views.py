@@ -17,7 +17,7 @@ from imports.upload import check_length, raw_pieces, read_multipart
 from jobs.models import Job
 from jobs.representation import job_accepted
 from pcf.auth import tenant_of
-from pcf.exceptions import UnsupportedMediaType, ValidationError
+from pcf.exceptions import UnsupportedMediaType, ValidationError, field_error
 from pcf.jsondepth import loads as json_loads
 from pcf.parsers import PcfJSONParser
 
@@ -36,14 +36,10 @@ QUERY_OPTIONS = (
 def _webhook_in_query() -> ValidationError:
     # A webhook's URL and headers are secrets (tokens, signatures): query strings end up
     # in access logs, proxies and browser history.
-    return ValidationError(
-        details=[
-            {
-                "field": "options.webhook",
-                "message": "Send the webhook in the request body (the multipart options "
-                "part), never in the query string",
-            }
-        ]
+    return field_error(
+        "options.webhook",
+        "Send the webhook in the request body (the multipart options part), never in the "
+        "query string",
     )
 
 
@@ -69,9 +65,7 @@ def _query_options(request: Request) -> Any:
             try:
                 given[key] = json_loads(given[key], field=f"options.{key}")
             except json.JSONDecodeError:
-                raise ValidationError(
-                    details=[{"field": f"options.{key}", "message": "Not valid JSON"}]
-                ) from None
+                raise field_error(f"options.{key}", "Not valid JSON") from None
     return given
 
 

@@ -16,7 +16,7 @@ from jobs.csv_export import error_csv, error_csv_sync
 from jobs.models import ACTIVE_STATUSES
 from jobs.representation import delivery_data, error_data, job_data
 from pcf.auth import tenant_of
-from pcf.exceptions import Conflict, ValidationError
+from pcf.exceptions import Conflict, field_error
 
 
 class JobCollectionView(APIView):
@@ -75,7 +75,7 @@ class JobErrorsView(APIView):
             response["Content-Disposition"] = f'attachment; filename="{job.id}-errors.csv"'
             return response
         if fmt != "json":
-            raise ValidationError(details=[{"field": "format", "message": "Must be json or csv"}])
+            raise field_error("format", "Must be json or csv")
         rows, next_cursor = selectors.job_errors_page(
             job=job,
             limit=selectors.parse_limit(request.query_params.get("limit")),

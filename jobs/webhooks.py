@@ -25,7 +25,7 @@ from django.utils import timezone
 from jobs import netguard
 from jobs.models import Job
 from jobs.representation import job_summary
-from pcf.exceptions import ValidationError
+from pcf.exceptions import field_error
 from pcf.timefmt import iso_z
 
 logger = logging.getLogger("pcf.webhooks")
@@ -43,27 +43,23 @@ _MAX_URL = 2048
 _MAX_HEADERS = 20
 
 
-def _invalid(field: str, message: str) -> ValidationError:
-    return ValidationError(details=[{"field": field, "message": message}])
-
-
 def _parse_url(raw: Any, field: str) -> str:
     if not isinstance(raw, str) or not raw.strip():
-        raise _invalid(field, "must be an http(s) URL")
+        raise field_error(field, "must be an http(s) URL")
     url = raw.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > _MAX_URL:
-        raise _invalid(field, "must be an http(s) URL")
+        raise field_error(field, "must be an http(s) URL")
     if parts.username or parts.password:
-        raise _invalid(field, "must not carry credentials; use headers")
+        raise field_error(field, "must not carry credentials; use headers")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise _invalid(field, "has an invalid port") from None
+        raise field_error(field, "has an invalid port") from None
     try:
         netguard.check_host_at_creation(parts.hostname, port)
     except netguard.TargetRefused as exc:
-        raise _invalid(
+        raise field_error(
             field, f"private, loopback and link-local targets are refused ({exc})"
         ) from None
     return url
@@ -73,13 +69,13 @@ def _parse_events(raw: Any, field: str) -> list[str]:
     if raw is None:
         return list(EVENTS)
     if not isinstance(raw, list) or not raw:
-        raise _invalid(field, f"must be a non-empty list of {', '.join(EVENTS)}")
+        raise field_error(field, f"must be a non-empty list of {', '.join(EVENTS)}")
     events: list[str] = []
     for item in raw:
         # "batch.completed" and "completed" both name the completed event.
         name = item.rpartition(".")[2] if isinstance(item, str) else None
         if name not in EVENTS:
-            raise _invalid(field, f"unknown event {item!r}; use {', '.join(EVENTS)}")
+            raise field_error(field, f"unknown event {item!r}; use {', '.join(EVENTS)}")
         if name not in events:
             events.append(name)
     return events
@@ -89,7 +85,7 @@ def _parse_headers(raw: Any, field: str) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, dict) or len(raw) > _MAX_HEADERS:
-        raise _invalid(field, f"must be an object of at most {_MAX_HEADERS} string headers")
+        raise field_error(field, f"must be an object of at most {_MAX_HEADERS} string headers")
     headers: dict[str, str] = {}
     for name, value in raw.items():
         if (
@@ -98,9 +94,9 @@ def _parse_headers(raw: Any, field: str) -> dict[str, str]:
             or "\r" in value
             or ("\n" in value)
         ):
-            raise _invalid(f"{field}.{name}", "must be a valid header name with a string value")
+            raise field_error(f"{field}.{name}", "must be a valid header name with a string value")
         if name.lower() in RESERVED_HEADERS:
-            raise _invalid(f"{field}.{name}", "is set by PCF and cannot be overridden")
+            raise field_error(f"{field}.{name}", "is set by PCF and cannot be overridden")
         headers[name] = value
     return headers
 
@@ -114,10 +110,10 @@ def parse_webhook_option(raw: Any, *, field: str = "webhook") -> dict[str, Any] 
     if isinstance(raw, str):
         return {"url": _parse_url(raw, field), "events": list(EVENTS), "headers": {}}
     if not isinstance(raw, dict):
-        raise _invalid(field, "must be a URL or an object {url, events, headers}")
+        raise field_error(field, "must be a URL or an object {url, events, headers}")
     unknown = sorted(set(raw) - {"url", "events", "headers"})
     if unknown:
-        raise _invalid(f"{field}.{unknown[0]}", "unknown key")
+        raise field_error(f"{field}.{unknown[0]}", "unknown key")
     return {
         "url": _parse_url(raw.get("url"), f"{field}.url"),
         "events": _parse_events(raw.get("events"), f"{field}.events"),

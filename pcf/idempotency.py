@@ -40,7 +40,7 @@ from pcf.exceptions import (
     PcfError,
     ResponseTooLarge,
     Unauthenticated,
-    ValidationError,
+    field_error,
 )
 from pcf.models import ApiClient, IdempotencyRecord
 
@@ -284,13 +284,8 @@ def _read_key(request: HttpRequest) -> str | None:
     key = key.strip()
     # Control characters (NUL above all: PostgreSQL text cannot hold it) are refused.
     if not key or len(key) > MAX_KEY_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in key):
-        raise ValidationError(
-            details=[
-                {
-                    "field": "Idempotency-Key",
-                    "message": f"Must be 1-{MAX_KEY_LENGTH} characters, no control characters",
-                }
-            ]
+        raise field_error(
+            "Idempotency-Key", f"Must be 1-{MAX_KEY_LENGTH} characters, no control characters"
         )
     return key
 
