@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
-from imports.options import IMPORT_FIELDS, ColumnMap
+from imports.parsing import IMPORT_FIELDS, ColumnMap
 from pcf.exceptions import ValidationError, field_detail
 from resources.bulk_write import RowValues
 from resources.schemas import (

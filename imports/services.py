@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -19,16 +19,14 @@ from django.db import transaction
 
 from imports.csv_stream import decoded_text, plain_bytes, record_batches
 from imports.handlers import values_from_item
-from imports.options import BulkImportOptions, CsvImportOptions, parse_bulk_options
+from imports.parsing import BulkImportOptions, BulkImportRequest, CsvImportOptions
 from imports.rows import bind_mapping, header_of
 from jobs.models import Job
 from jobs.services import ChunkInput, job_submit
 from pcf.exceptions import (
-    BatchTooLarge,
     ValidationError,
     field_detail,
     field_error,
-    field_errors,
 )
 from pcf.models import ApiClient
 from resources.schemas import contains_nul
@@ -120,24 +118,7 @@ def csv_import_start(
     return job, job.total
 
 
-def _items_of(body: Any) -> tuple[list[Any], Any]:
-    if not isinstance(body, dict):
-        raise ValidationError("The body must be a JSON object")
-    unknown = sorted(set(body) - {"resources", "options"})
-    if unknown:
-        raise field_errors([field_detail(k, "Unknown field") for k in unknown])
-    items = body.get("resources")
-    if not isinstance(items, list):
-        raise field_error("resources", "Must be a list")
-    if not items:
-        raise field_error("resources", "Must not be empty")
-    limit = int(settings.PCF_BULK_MAX_ITEMS)
-    if len(items) > limit:
-        raise BatchTooLarge(f"{len(items)} resources; at most {limit} per bulk import")
-    return items, body.get("options")
-
-
-def _check_all(items: list[Any], options: BulkImportOptions) -> None:
+def _check_all(items: Sequence[Any], options: BulkImportOptions) -> None:
     details: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         values, problems = values_from_item(item)
@@ -162,7 +143,7 @@ def _unstorable(item: Any) -> bool:
     return False
 
 
-def _refuse_nul(items: list[Any]) -> None:
+def _refuse_nul(items: Sequence[Any]) -> None:
     """U+0000 (or an unpaired surrogate) cannot be stored at all (PostgreSQL jsonb), not
     even in a chunk's payload to be reported as that row's error later: it was a 500.
     A 400 naming the items."""
@@ -181,12 +162,11 @@ def _refuse_nul(items: list[Any]) -> None:
 
 
 @transaction.atomic
-def bulk_import_start(*, tenant: ApiClient, body: Any) -> Job:
+def bulk_import_start(*, tenant: ApiClient, request: BulkImportRequest) -> Job:
     """Turn a JSON bulk import into a job: chunks are stored and dispatched on commit.
     With validate_before_import every item is checked first (400 listing each bad
     item's index and field, nothing stored)."""
-    items, raw_options = _items_of(body)
-    options = parse_bulk_options(raw_options)
+    items, options = request.items, request.options
     _refuse_nul(items)
     if options.validate_before_import:
         _check_all(items, options)
@@ -200,6 +180,6 @@ def bulk_import_start(*, tenant: ApiClient, body: Any) -> Job:
         webhook=options.webhook,
         chunks=(
             ChunkInput(row_count=len(part), payload=part)
-            for part in (items[start : start + size] for start in range(0, len(items), size))
+            for part in (list(items[start : start + size]) for start in range(0, len(items), size))
         ),
     )
