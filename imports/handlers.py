@@ -133,6 +133,23 @@ def import_csv_chunks(job: Job, chunks: list[Chunk]) -> list[ChunkOutcome] | Non
     ]
 
 
+def _write_rows(
+    job: Job, pending: list[Pending], errors: list[RowError], invalid: int, *, dry_run: bool
+) -> ChunkOutcome:
+    """A chunk's valid rows written in one go, as the job's upsert options say, with
+    the errors of its invalid rows: the last step of both import handlers."""
+    options = job.options
+    return apply_rows(
+        tenant=job.tenant,
+        rows=pending,
+        errors=errors,
+        invalid=invalid,
+        upsert=bool(options.get("upsert")),
+        upsert_key=options.get("upsert_key", "name"),
+        dry_run=dry_run,
+    )
+
+
 @register_chunk_handler("csv_import", group=import_csv_chunks)
 def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     """Validate the chunk's rows once, then write the valid ones in one go."""
@@ -169,15 +186,7 @@ def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
         pending = [
             Pending(p.values, p.row, None, original_values(header, p.original)) for p in pending
         ]
-    return apply_rows(
-        tenant=job.tenant,
-        rows=pending,
-        errors=errors,
-        invalid=invalid,
-        upsert=bool(options.get("upsert")),
-        upsert_key=options.get("upsert_key", "name"),
-        dry_run=bool(options.get("dry_run")),
-    )
+    return _write_rows(job, pending, errors, invalid, dry_run=bool(options.get("dry_run")))
 
 
 def strict_verdict(invalid: int, total: int) -> str:
@@ -249,7 +258,6 @@ def row_values(spec: ResourceCreate) -> tuple[RowValues | None, list[dict[str, A
 @register_chunk_handler("bulk_import")
 def import_bulk_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     """The JSON twin of import_csv_chunk: items are validated by resources.schemas."""
-    options = job.options
     pending: list[Pending] = []
     errors: list[RowError] = []
     invalid = 0
@@ -264,15 +272,8 @@ def import_bulk_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
             )
         else:
             pending.append(Pending(values=values, row=None, index=index, original=item))
-    return apply_rows(
-        tenant=job.tenant,
-        rows=pending,
-        errors=errors,
-        invalid=invalid,
-        upsert=bool(options.get("upsert")),
-        upsert_key=options.get("upsert_key", "name"),
-        dry_run=False,
-    )
+    # A bulk import has no dry run.
+    return _write_rows(job, pending, errors, invalid, dry_run=False)
 
 
 @register_settled_hook("csv_import")
