@@ -15,7 +15,7 @@ import codecs
 import zlib
 from collections.abc import Iterable, Iterator
 
-from pcf.exceptions import PayloadTooLarge, ValidationError
+from pcf.exceptions import PayloadTooLarge, ValidationError, field_detail, field_error
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Inflate at most this much per step: a gzip bomb costs bounded memory and work.
@@ -33,9 +33,7 @@ def _gunzip(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
         try:
             data = inflater.decompress(pending, INFLATE_STEP)
         except zlib.error:
-            raise ValidationError(
-                details=[{"field": "file", "message": "The file is not valid gzip data"}]
-            ) from None
+            raise field_error("file", "The file is not valid gzip data") from None
         if data:
             yield data
         if inflater.eof:
@@ -46,9 +44,7 @@ def _gunzip(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
         else:
             pending = inflater.unconsumed_tail
     if not inflater.eof:
-        raise ValidationError(
-            details=[{"field": "file", "message": "The file is truncated gzip data"}]
-        )
+        raise field_error("file", "The file is truncated gzip data")
 
 
 def plain_bytes(pieces: Iterable[bytes], *, max_bytes: int) -> Iterator[bytes]:
@@ -90,7 +86,7 @@ def decoded_text(pieces: Iterable[bytes]) -> Iterator[str]:
             # PostgreSQL text cannot hold U+0000: not a CSV any field could keep.
             raise ValidationError(
                 "The file contains a NUL character",
-                details=[{"field": "file", "message": f"NUL byte at byte {offset + nul}"}],
+                details=[field_detail("file", f"NUL byte at byte {offset + nul}")],
             )
         offset += len(piece)
         if text:
@@ -106,7 +102,7 @@ def decoded_text(pieces: Iterable[bytes]) -> Iterator[str]:
 def _undecodable(position: int) -> ValidationError:
     return ValidationError(
         "The file is not UTF-8 text",
-        details=[{"field": "file", "message": f"Invalid UTF-8 at byte {position}"}],
+        details=[field_detail("file", f"Invalid UTF-8 at byte {position}")],
     )
 
 
@@ -124,10 +120,7 @@ def _record_too_long(line: int, limit: int) -> ValidationError:
     return ValidationError(
         "The CSV file has a record that is too long",
         details=[
-            {
-                "field": "file",
-                "message": f"The record starting at line {line} is longer than {limit} bytes",
-            }
+            field_detail("file", f"The record starting at line {line} is longer than {limit} bytes")
         ],
     )
 
@@ -189,10 +182,7 @@ class _RecordCutter:
             raise ValidationError(
                 "The CSV file is malformed",
                 details=[
-                    {
-                        "field": "file",
-                        "message": "A quoted field is not closed at the end of the file",
-                    }
+                    field_detail("file", "A quoted field is not closed at the end of the file")
                 ],
             )
         last = "".join(self.parts)

@@ -30,7 +30,7 @@ from jobs.handlers import (
     register_settled_hook,
 )
 from jobs.models import Chunk, Job
-from pcf.exceptions import ValidationError
+from pcf.exceptions import ValidationError, field_detail
 from resources.parsing import ResourceCreate, parse_create
 from resources.services import (
     RowValues,
@@ -133,6 +133,23 @@ def import_csv_chunks(job: Job, chunks: list[Chunk]) -> list[ChunkOutcome] | Non
     ]
 
 
+def _write_rows(
+    job: Job, pending: list[Pending], errors: list[RowError], invalid: int, *, dry_run: bool
+) -> ChunkOutcome:
+    """A chunk's valid rows written in one go, as the job's upsert options say, with
+    the errors of its invalid rows: the last step of both import handlers."""
+    options = job.options
+    return apply_rows(
+        tenant=job.tenant,
+        rows=pending,
+        errors=errors,
+        invalid=invalid,
+        upsert=bool(options.get("upsert")),
+        upsert_key=options.get("upsert_key", "name"),
+        dry_run=dry_run,
+    )
+
+
 @register_chunk_handler("csv_import", group=import_csv_chunks)
 def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     """Validate the chunk's rows once, then write the valid ones in one go."""
@@ -169,15 +186,7 @@ def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
         pending = [
             Pending(p.values, p.row, None, original_values(header, p.original)) for p in pending
         ]
-    return apply_rows(
-        tenant=job.tenant,
-        rows=pending,
-        errors=errors,
-        invalid=invalid,
-        upsert=bool(options.get("upsert")),
-        upsert_key=options.get("upsert_key", "name"),
-        dry_run=bool(options.get("dry_run")),
-    )
+    return _write_rows(job, pending, errors, invalid, dry_run=bool(options.get("dry_run")))
 
 
 def strict_verdict(invalid: int, total: int) -> str:
@@ -217,43 +226,38 @@ def check_csv_chunk(job: Job, chunk: Chunk) -> CheckOutcome:
     return CheckOutcome(invalid=invalid, errors=errors, memo=memo)
 
 
-def values_from_item(item: Any) -> tuple[RowValues | None, list[dict[str, str]]]:
+def values_from_item(item: Any) -> tuple[RowValues | None, list[dict[str, Any]]]:
     """Validate one JSON item with the shared schema; return its row values or problems."""
     try:
         spec = parse_create(item)
     except ValidationError as exc:
         if not isinstance(item, dict):
-            return None, [{"field": "", "message": "Each resource must be a JSON object"}]
-        return None, exc.details or [{"field": "", "message": exc.message}]
+            return None, [field_detail("", "Each resource must be a JSON object")]
+        return None, exc.details or [field_detail("", exc.message)]
     return row_values(spec)
 
 
-def row_values(spec: ResourceCreate) -> tuple[RowValues | None, list[dict[str, str]]]:
+def row_values(spec: ResourceCreate) -> tuple[RowValues | None, list[dict[str, Any]]]:
     given = spec.model_fields_set
     metadata = None
     if "metadata" in given:
         metadata = json.dumps(spec.metadata, separators=(",", ":"), ensure_ascii=False)
         # PostgreSQL refuses NUL in jsonb and lone surrogates anywhere.
         if "\\u0000" in metadata:
-            return None, [
-                {"field": "metadata", "message": "Metadata must not contain NUL characters"}
-            ]
+            return None, [field_detail("metadata", "Metadata must not contain NUL characters")]
         try:
             metadata.encode()
         except UnicodeEncodeError:
-            return None, [
-                {"field": "metadata", "message": "Metadata contains an invalid Unicode escape"}
-            ]
+            return None, [field_detail("metadata", "Metadata contains an invalid Unicode escape")]
     if "\x00" in spec.name:
-        return None, [{"field": "name", "message": "Name must not contain NUL characters"}]
+        return None, [field_detail("name", "Name must not contain NUL characters")]
     status = spec.status.value if "status" in given else None
     return RowValues(spec.id, spec.name, spec.type.value, status, metadata), []
 
 
 @register_chunk_handler("bulk_import")
 def import_bulk_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
-    """The JSON twin of import_csv_chunk: items are validated by resources.schemas."""
-    options = job.options
+    """The JSON twin of import_csv_chunk: items are validated by resources.parsing."""
     pending: list[Pending] = []
     errors: list[RowError] = []
     invalid = 0
@@ -268,15 +272,8 @@ def import_bulk_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
             )
         else:
             pending.append(Pending(values=values, row=None, index=index, original=item))
-    return apply_rows(
-        tenant=job.tenant,
-        rows=pending,
-        errors=errors,
-        invalid=invalid,
-        upsert=bool(options.get("upsert")),
-        upsert_key=options.get("upsert_key", "name"),
-        dry_run=False,
-    )
+    # A bulk import has no dry run.
+    return _write_rows(job, pending, errors, invalid, dry_run=False)
 
 
 @register_settled_hook("csv_import")

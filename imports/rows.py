@@ -1,7 +1,7 @@
 """From CSV cells to validated resource values, fast.
 
 The import hot path checks each row once. This validator applies the rules of
-resources.schemas (same limits, same messages; tests/imports/test_rows.py checks the two
+resources.parsing (same limits, same messages; tests/imports/test_rows.py checks the two
 agree) without building a pydantic model per row, which measured about 3x slower here."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 from django.conf import settings
 
-from imports.options import IMPORT_FIELDS, ColumnMap
-from pcf.exceptions import ValidationError
+from imports.parsing import IMPORT_FIELDS, ColumnMap
+from pcf.exceptions import ValidationError, field_detail
 from resources.parsing import (
     STATUSES,
     TYPES,
@@ -56,13 +56,13 @@ class CellProblem:
 def header_of(cells: Sequence[str]) -> list[str]:
     """The header's column names, or a 400 for an empty or repeated name."""
     names = [c.strip() for c in cells]
-    problems: list[dict[str, str]] = []
+    problems: list[dict[str, Any]] = []
     seen: set[str] = set()
     for position, name in enumerate(names, start=1):
         if not name:
-            problems.append({"field": "file", "message": f"Header column {position} has no name"})
+            problems.append(field_detail("file", f"Header column {position} has no name"))
         elif name in seen:
-            problems.append({"field": "file", "message": f"Header column {name!r} is repeated"})
+            problems.append(field_detail("file", f"Header column {name!r} is repeated"))
         seen.add(name)
     if problems:
         raise ValidationError("The CSV header is malformed", details=problems)
@@ -84,10 +84,7 @@ def bind_mapping(mapping: Sequence[ColumnMap], header: Sequence[str]) -> list[Bo
         raise ValidationError(
             "Mapped columns are missing from the CSV header",
             details=[
-                {
-                    "field": f"mapping.{m.field}",
-                    "message": f"Column {m.column!r} is not in the header",
-                }
+                field_detail(f"mapping.{m.field}", f"Column {m.column!r} is not in the header")
                 for m in missing
             ],
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -19,11 +19,15 @@ from django.db import transaction
 
 from imports.csv_stream import decoded_text, plain_bytes, record_batches
 from imports.handlers import values_from_item
-from imports.options import BulkImportOptions, CsvImportOptions, parse_bulk_options
+from imports.parsing import BulkImportOptions, BulkImportRequest, CsvImportOptions
 from imports.rows import bind_mapping, header_of
 from jobs.models import Job
 from jobs.services import ChunkInput, job_submit
-from pcf.exceptions import BatchTooLarge, ValidationError
+from pcf.exceptions import (
+    ValidationError,
+    field_detail,
+    field_error,
+)
 from pcf.models import ApiClient
 from resources.parsing import contains_nul
 
@@ -33,11 +37,11 @@ def too_many_chunks(chunk_size: int) -> ValidationError:
     return ValidationError(
         f"The import needs more than {limit} chunks; nothing was written",
         details=[
-            {
-                "field": "options.chunk_size",
-                "message": f"{chunk_size} rows a chunk makes more than {limit} chunks; "
+            field_detail(
+                "options.chunk_size",
+                f"{chunk_size} rows a chunk makes more than {limit} chunks; "
                 "use a larger chunk_size",
-            }
+            )
         ],
     )
 
@@ -59,9 +63,7 @@ def _chunks_of(records: Iterator[list[str]], size: int) -> Iterator[ChunkInput]:
                 yield ChunkInput(row_count=size, payload_text="".join(pending[:size]))
                 del pending[:size]
     except csv.Error as exc:
-        raise ValidationError(
-            details=[{"field": "file", "message": f"Malformed CSV: {exc}"}]
-        ) from None
+        raise field_error("file", f"Malformed CSV: {exc}") from None
     if pending:
         if room == 0:
             raise too_many_chunks(size)
@@ -74,20 +76,16 @@ def _first_records(batches: Iterator[list[str]]) -> tuple[list[str], list[str]]:
     try:
         first = next(batches, None)
         if first is None:
-            raise ValidationError(details=[{"field": "file", "message": "The file is empty"}])
+            raise field_error("file", "The file is empty")
         header = header_of(next(csv.reader(first[:1])))
         rest = first[1:]
         while not rest:
             following = next(batches, None)
             if following is None:
-                raise ValidationError(
-                    details=[{"field": "file", "message": "The file has a header but no data rows"}]
-                )
+                raise field_error("file", "The file has a header but no data rows")
             rest = following
     except csv.Error as exc:
-        raise ValidationError(
-            details=[{"field": "file", "message": f"Malformed CSV: {exc}"}]
-        ) from None
+        raise field_error("file", f"Malformed CSV: {exc}") from None
     return header, rest
 
 
@@ -120,32 +118,13 @@ def csv_import_start(
     return job, job.total
 
 
-def _items_of(body: Any) -> tuple[list[Any], Any]:
-    if not isinstance(body, dict):
-        raise ValidationError("The body must be a JSON object")
-    unknown = sorted(set(body) - {"resources", "options"})
-    if unknown:
-        raise ValidationError(details=[{"field": k, "message": "Unknown field"} for k in unknown])
-    items = body.get("resources")
-    if not isinstance(items, list):
-        raise ValidationError(details=[{"field": "resources", "message": "Must be a list"}])
-    if not items:
-        raise ValidationError(details=[{"field": "resources", "message": "Must not be empty"}])
-    limit = int(settings.PCF_BULK_MAX_ITEMS)
-    if len(items) > limit:
-        raise BatchTooLarge(f"{len(items)} resources; at most {limit} per bulk import")
-    return items, body.get("options")
-
-
-def _check_all(items: list[Any], options: BulkImportOptions) -> None:
+def _check_all(items: Sequence[Any], options: BulkImportOptions) -> None:
     details: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         values, problems = values_from_item(item)
-        details.extend({"index": index, **p} for p in problems)
+        details.extend(field_detail(p["field"], p["message"], index=index) for p in problems)
         if values is not None and options.upsert and options.upsert_key == "id" and not values.id:
-            details.append(
-                {"index": index, "field": "id", "message": "id is required to upsert by id"}
-            )
+            details.append(field_detail("id", "id is required to upsert by id", index=index))
     if details:
         failed = len({d["index"] for d in details})
         raise ValidationError(
@@ -164,7 +143,7 @@ def _unstorable(item: Any) -> bool:
     return False
 
 
-def _refuse_nul(items: list[Any]) -> None:
+def _refuse_nul(items: Sequence[Any]) -> None:
     """U+0000 (or an unpaired surrogate) cannot be stored at all (PostgreSQL jsonb), not
     even in a chunk's payload to be reported as that row's error later: it was a 500.
     A 400 naming the items."""
@@ -174,23 +153,20 @@ def _refuse_nul(items: list[Any]) -> None:
             f"{len(bad)} resources contain the NUL character (U+0000) or an unpaired "
             "surrogate; nothing was imported",
             details=[
-                {
-                    "index": i,
-                    "field": "resources",
-                    "message": "Must not contain U+0000 or an unpaired surrogate",
-                }
+                field_detail(
+                    "resources", "Must not contain U+0000 or an unpaired surrogate", index=i
+                )
                 for i in bad[:100]
             ],
         )
 
 
 @transaction.atomic
-def bulk_import_start(*, tenant: ApiClient, body: Any) -> Job:
+def bulk_import_start(*, tenant: ApiClient, request: BulkImportRequest) -> Job:
     """Turn a JSON bulk import into a job: chunks are stored and dispatched on commit.
     With validate_before_import every item is checked first (400 listing each bad
     item's index and field, nothing stored)."""
-    items, raw_options = _items_of(body)
-    options = parse_bulk_options(raw_options)
+    items, options = request.items, request.options
     _refuse_nul(items)
     if options.validate_before_import:
         _check_all(items, options)
@@ -204,6 +180,6 @@ def bulk_import_start(*, tenant: ApiClient, body: Any) -> Job:
         webhook=options.webhook,
         chunks=(
             ChunkInput(row_count=len(part), payload=part)
-            for part in (items[start : start + size] for start in range(0, len(items), size))
+            for part in (list(items[start : start + size]) for start in range(0, len(items), size))
         ),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,74 +10,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from imports.options import parse_csv_options
+from imports.parsing import csv_query_options, parse_bulk_import, parse_csv_options
+from imports.representation import import_accepted
 from imports.services import bulk_import_start, csv_import_start
-from imports.upload import check_length, raw_pieces, read_multipart
+from imports.upload_stream import check_length, raw_pieces, read_multipart
 from jobs.models import Job
-from jobs.representation import job_accepted
 from pcf.auth import tenant_of
-from pcf.exceptions import UnsupportedMediaType, ValidationError
-from pcf.jsondepth import loads as json_loads
+from pcf.exceptions import UnsupportedMediaType
 from pcf.parsers import PcfJSONParser
 
 CSV_TYPES = {"text/csv", "application/csv", "text/plain"}
-# Options that may also come one by one in the query string (raw text/csv uploads).
-QUERY_OPTIONS = (
-    "mapping",
-    "validation",
-    "dry_run",
-    "chunk_size",
-    "upsert",
-    "upsert_key",
-)
-
-
-def _webhook_in_query() -> ValidationError:
-    # A webhook's URL and headers are secrets (tokens, signatures): query strings end up
-    # in access logs, proxies and browser history.
-    return ValidationError(
-        details=[
-            {
-                "field": "options.webhook",
-                "message": "Send the webhook in the request body (the multipart options "
-                "part), never in the query string",
-            }
-        ]
-    )
-
-
-def _query_options(request: Request) -> Any:
-    """`?options=<json>`, or the options as separate parameters (`mapping` as JSON);
-    None when the query string has none. A webhook there is a 400 (_webhook_in_query)."""
-    params = request.query_params
-    if "webhook" in params:
-        raise _webhook_in_query()
-    if "options" in params:
-        try:
-            decoded = json_loads(params["options"], field="options")
-        except json.JSONDecodeError:
-            return params["options"]  # parse_csv_options reports it
-        if isinstance(decoded, dict) and "webhook" in decoded:
-            raise _webhook_in_query()
-        return decoded
-    given = {k: params[k] for k in QUERY_OPTIONS if k in params}
-    if not given:
-        return None
-    for key in ("mapping",):
-        if key in given and given[key].lstrip().startswith("{"):
-            try:
-                given[key] = json_loads(given[key], field=f"options.{key}")
-            except json.JSONDecodeError:
-                raise ValidationError(
-                    details=[{"field": f"options.{key}", "message": "Not valid JSON"}]
-                ) from None
-    return given
-
-
-def _import_answer(job: Job, total_rows: int) -> Response:
-    return Response(
-        {**job_accepted(job), "total_rows": total_rows, "processed": job.processed}, status=202
-    )
 
 
 class CsvImportView(APIView):
@@ -95,7 +36,7 @@ class CsvImportView(APIView):
         django_request = request._request
         check_length(django_request)
         media = django_request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-        query_options = _query_options(request)
+        query_options = csv_query_options(request.query_params)
 
         def consume(raw_options: Any, pieces: Iterator[bytes]) -> tuple[Job, int]:
             options = parse_csv_options(raw_options)
@@ -109,7 +50,7 @@ class CsvImportView(APIView):
             raise UnsupportedMediaType(
                 "Send multipart/form-data (file + options) or a text/csv body"
             )
-        return _import_answer(job, total)
+        return Response(import_accepted(job, total), status=202)
 
 
 class BulkImportView(APIView):
@@ -119,5 +60,6 @@ class BulkImportView(APIView):
 
     @extend_schema(request=dict, responses={202: dict})
     def post(self, request: Request) -> Response:
-        job = bulk_import_start(tenant=tenant_of(request), body=request.data)
-        return _import_answer(job, job.total)
+        tenant = tenant_of(request)
+        job = bulk_import_start(tenant=tenant, request=parse_bulk_import(request.data))
+        return Response(import_accepted(job, job.total), status=202)

@@ -1,4 +1,5 @@
-"""Jobs on the wire: the job object of the cookbook, errors, deliveries."""
+"""Jobs on the wire: the job object of the cookbook, errors, deliveries, the webhook
+secret."""
 
 from __future__ import annotations
 
@@ -108,4 +109,14 @@ def delivery_data(delivery: WebhookDelivery) -> dict[str, Any]:
         "succeeded": delivery.succeeded,
         "duration_ms": delivery.duration_ms,
         "next_retry_at": iso_z(delivery.next_retry_at),
+    }
+
+
+def webhook_secret_data(secret: str) -> dict[str, str]:
+    """The tenant's webhook secret and how deliveries are signed with it."""
+    return {
+        "secret": secret,
+        "algorithm": "HMAC-SHA256",
+        "header": "X-PCF-Signature",
+        "signed_payload": "<t>.<body>",
     }

@@ -14,9 +14,10 @@ from rest_framework.views import APIView
 from jobs import selectors, services
 from jobs.csv_export import error_csv, error_csv_sync
 from jobs.models import ACTIVE_STATUSES
-from jobs.representation import delivery_data, error_data, job_data
+from jobs.parsing import parse_errors_format
+from jobs.representation import delivery_data, error_data, job_data, webhook_secret_data
 from pcf.auth import tenant_of
-from pcf.exceptions import Conflict, ValidationError
+from pcf.exceptions import Conflict
 
 
 class JobCollectionView(APIView):
@@ -66,16 +67,13 @@ class JobErrorsView(APIView):
     )
     def get(self, request: Request, job_id: str) -> Response | StreamingHttpResponse:
         job = selectors.job_get(tenant=tenant_of(request), job_id=job_id)
-        fmt = request.query_params.get("format", "json")
-        if fmt == "csv":
+        if parse_errors_format(request.query_params.get("format")) == "csv":
             # Each server kind streams its own kind of iterator without buffering it.
             asgi = isinstance(request._request, ASGIRequest)
             text = error_csv(job.id) if asgi else error_csv_sync(job.id)
             response = StreamingHttpResponse(text, content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="{job.id}-errors.csv"'
             return response
-        if fmt != "json":
-            raise ValidationError(details=[{"field": "format", "message": "Must be json or csv"}])
         rows, next_cursor = selectors.job_errors_page(
             job=job,
             limit=selectors.parse_limit(request.query_params.get("limit")),
@@ -102,23 +100,14 @@ class JobWebhooksView(APIView):
         return Response({"data": [delivery_data(d) for d in selectors.job_deliveries(job=job)]})
 
 
-def _secret_data(secret: str) -> dict[str, str]:
-    return {
-        "secret": secret,
-        "algorithm": "HMAC-SHA256",
-        "header": "X-PCF-Signature",
-        "signed_payload": "<t>.<body>",
-    }
-
-
 class WebhookSecretView(APIView):
     @extend_schema(responses={200: dict}, operation_id="webhooks_secret")
     def get(self, request: Request) -> Response:
-        return Response(_secret_data(tenant_of(request).webhook_secret))
+        return Response(webhook_secret_data(tenant_of(request).webhook_secret))
 
 
 class WebhookSecretRotateView(APIView):
     @extend_schema(request=None, responses={200: dict}, operation_id="webhooks_secret_rotate")
     def post(self, request: Request) -> Response:
         secret = services.webhook_secret_rotate(tenant=tenant_of(request))
-        return Response(_secret_data(secret))
+        return Response(webhook_secret_data(secret))

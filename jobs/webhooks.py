@@ -1,4 +1,5 @@
-"""Job webhooks: the caller's option, the signed payload, and one HTTP attempt.
+"""Job webhooks: the signed payload and one HTTP attempt (the caller's option is
+parsed by jobs/parsing.py).
 
 Payload and signature follow API.md: `X-PCF-Signature: t=<unix>,v1=<hex HMAC-SHA256
 of "<t>.<body>">` under the tenant's webhook secret, plus a stable `X-PCF-Delivery-ID`.
@@ -11,7 +12,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,105 +24,11 @@ from django.utils import timezone
 
 from jobs import netguard
 from jobs.models import Job
+from jobs.parsing import EVENTS
 from jobs.representation import job_summary
-from pcf.exceptions import ValidationError
 from pcf.timefmt import iso_z
 
 logger = logging.getLogger("pcf.webhooks")
-
-EVENTS = ("completed", "failed", "cancelled")
-# Set by PCF on every delivery; a caller's header never replaces them.
-RESERVED_HEADERS = frozenset(
-    {
-        "host", "content-length", "content-type", "x-pcf-signature", "x-pcf-delivery-id",
-        "transfer-encoding", "connection",
-    }
-)  # fmt: skip
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_MAX_URL = 2048
-_MAX_HEADERS = 20
-
-
-def _invalid(field: str, message: str) -> ValidationError:
-    return ValidationError(details=[{"field": field, "message": message}])
-
-
-def _parse_url(raw: Any, field: str) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise _invalid(field, "must be an http(s) URL")
-    url = raw.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > _MAX_URL:
-        raise _invalid(field, "must be an http(s) URL")
-    if parts.username or parts.password:
-        raise _invalid(field, "must not carry credentials; use headers")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise _invalid(field, "has an invalid port") from None
-    try:
-        netguard.check_host_at_creation(parts.hostname, port)
-    except netguard.TargetRefused as exc:
-        raise _invalid(
-            field, f"private, loopback and link-local targets are refused ({exc})"
-        ) from None
-    return url
-
-
-def _parse_events(raw: Any, field: str) -> list[str]:
-    if raw is None:
-        return list(EVENTS)
-    if not isinstance(raw, list) or not raw:
-        raise _invalid(field, f"must be a non-empty list of {', '.join(EVENTS)}")
-    events: list[str] = []
-    for item in raw:
-        # "batch.completed" and "completed" both name the completed event.
-        name = item.rpartition(".")[2] if isinstance(item, str) else None
-        if name not in EVENTS:
-            raise _invalid(field, f"unknown event {item!r}; use {', '.join(EVENTS)}")
-        if name not in events:
-            events.append(name)
-    return events
-
-
-def _parse_headers(raw: Any, field: str) -> dict[str, str]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict) or len(raw) > _MAX_HEADERS:
-        raise _invalid(field, f"must be an object of at most {_MAX_HEADERS} string headers")
-    headers: dict[str, str] = {}
-    for name, value in raw.items():
-        if (
-            not _HEADER_NAME.match(name)
-            or not isinstance(value, str)
-            or "\r" in value
-            or ("\n" in value)
-        ):
-            raise _invalid(f"{field}.{name}", "must be a valid header name with a string value")
-        if name.lower() in RESERVED_HEADERS:
-            raise _invalid(f"{field}.{name}", "is set by PCF and cannot be overridden")
-        headers[name] = value
-    return headers
-
-
-def parse_webhook_option(raw: Any, *, field: str = "webhook") -> dict[str, Any] | None:
-    """Validate `{url, events, headers}` or a bare URL string (bulk's
-    notification_webhook); return the normalised option, or None when absent.
-    Raises ValidationError, also for private/loopback/link-local targets."""
-    if raw is None:
-        return None
-    if isinstance(raw, str):
-        return {"url": _parse_url(raw, field), "events": list(EVENTS), "headers": {}}
-    if not isinstance(raw, dict):
-        raise _invalid(field, "must be a URL or an object {url, events, headers}")
-    unknown = sorted(set(raw) - {"url", "events", "headers"})
-    if unknown:
-        raise _invalid(f"{field}.{unknown[0]}", "unknown key")
-    return {
-        "url": _parse_url(raw.get("url"), f"{field}.url"),
-        "events": _parse_events(raw.get("events"), f"{field}.events"),
-        "headers": _parse_headers(raw.get("headers"), f"{field}.headers"),
-    }
 
 
 def event_name(job: Job) -> str:

@@ -131,7 +131,7 @@ def decompress_request(request: HttpRequest) -> None:
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip")
     source: Any = request._stream
     if request.path.startswith("/v1/import/"):
-        # CSV imports stream big files (imports/upload.py), with their own larger cap.
+        # CSV imports stream big files (imports/upload_stream.py), with their own larger cap.
         reader = GunzipReader(source, limit=int(settings.PCF_IMPORT_MAX_BYTES))
         request._stream = cast(BinaryIO, io.BufferedReader(reader, buffer_size=READ_SIZE))
         request.META.pop("CONTENT_LENGTH", None)  # unknown until read

@@ -19,6 +19,7 @@ from pcf.exceptions import (
     Unauthenticated,
     UnsupportedMediaType,
     ValidationError,
+    field_detail,
 )
 
 logger = logging.getLogger("pcf.errors")
@@ -39,7 +40,7 @@ def _drf_details(detail: Any, prefix: str = "") -> list[dict[str, str]]:
         for item in detail:
             out.extend(_drf_details(item, prefix))
         return out
-    return [{"field": prefix, "message": str(detail)}]
+    return [field_detail(prefix, str(detail))]
 
 
 def as_pcf_error(exc: BaseException) -> PcfError:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, Any, BinaryIO, cast
 
-from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
@@ -40,8 +40,9 @@ from pcf.exceptions import (
     PcfError,
     ResponseTooLarge,
     Unauthenticated,
-    ValidationError,
+    field_error,
 )
+from pcf.middleware import DualModeMiddleware
 from pcf.models import ApiClient, IdempotencyRecord
 
 logger = logging.getLogger("pcf.idempotency")
@@ -284,13 +285,8 @@ def _read_key(request: HttpRequest) -> str | None:
     key = key.strip()
     # Control characters (NUL above all: PostgreSQL text cannot hold it) are refused.
     if not key or len(key) > MAX_KEY_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in key):
-        raise ValidationError(
-            details=[
-                {
-                    "field": "Idempotency-Key",
-                    "message": f"Must be 1-{MAX_KEY_LENGTH} characters, no control characters",
-                }
-            ]
+        raise field_error(
+            "Idempotency-Key", f"Must be 1-{MAX_KEY_LENGTH} characters, no control characters"
         )
     return key
 
@@ -343,26 +339,16 @@ def handle_idempotent(
     return response
 
 
-class IdempotencyMiddleware:
+class IdempotencyMiddleware(DualModeMiddleware):
     """Applies `handle_idempotent` to the contract's POST endpoints."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.is_async:
-            return self.__acall__(request)
+    def handle(self, request: HttpRequest) -> HttpResponseBase:
         if not is_covered(request):
-            return self.get_response(request)
+            response: HttpResponseBase = self.get_response(request)
+            return response
         return handle_idempotent(request, self.get_response)
 
-    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+    async def ahandle(self, request: HttpRequest) -> HttpResponseBase:
         if not is_covered(request) or HEADER not in request.META:
             response: HttpResponseBase = await self.get_response(request)
             return response

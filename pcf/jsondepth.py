@@ -24,7 +24,7 @@ from django.utils.deprecation import MiddlewareMixin
 
 from pcf.auth import request_client
 from pcf.errors import error_response
-from pcf.exceptions import PayloadTooLarge, PcfError, Unauthenticated, ValidationError
+from pcf.exceptions import PayloadTooLarge, PcfError, Unauthenticated, ValidationError, field_detail
 
 _DROP_ALL_BUT_MARKS = bytes(b for b in range(256) if b not in b'"[]{}')
 _SQUARE = bytes.maketrans(b"{}", b"[]")
@@ -85,7 +85,7 @@ def check_depth(text: bytes | str, *, field: str = "body") -> None:
     if nests_deeper(text, limit):
         raise ValidationError(
             f"JSON may be nested at most {limit} levels deep",
-            details=[{"field": field, "message": f"Nested deeper than {limit} levels"}],
+            details=[field_detail(field, f"Nested deeper than {limit} levels")],
         )
 
 

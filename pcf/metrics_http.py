@@ -10,10 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import time
-from collections.abc import Callable
-from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -21,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pcf import metrics
 from pcf.errors import error_response
 from pcf.exceptions import Unauthenticated
+from pcf.middleware import DualModeMiddleware
 
 # Requests no URL pattern matched: one label value, whatever the path (bounded).
 UNMATCHED = "unmatched"
@@ -69,28 +67,17 @@ def _observe(request: HttpRequest, response: HttpResponseBase, started: float) -
     metrics.HTTP_DURATION.labels(route=route).observe(time.perf_counter() - started)
 
 
-class HttpMetricsMiddleware:
+class HttpMetricsMiddleware(DualModeMiddleware):
     """Counts and times every answer by route and status (sync and async: the SSE
     stream is an async view)."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.is_async:
-            return self._acall(request)
+    def handle(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
-        response = self.get_response(request)
+        response: HttpResponseBase = self.get_response(request)
         _observe(request, response, started)
         return response
 
-    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+    async def ahandle(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
         response = await self.get_response(request)
         _observe(request, response, started)

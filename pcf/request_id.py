@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from pcf import logcontext
+from pcf.middleware import DualModeMiddleware
 
 HEADER = "X-Request-ID"
 SCOPE_KEY = "pcf.request_id"
@@ -59,26 +59,15 @@ class RequestIdASGI:
             await self.app(scope, receive, send_with_id)
 
 
-class RequestIdMiddleware:
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.is_async:
-            return self._acall(request)
+class RequestIdMiddleware(DualModeMiddleware):
+    def handle(self, request: HttpRequest) -> HttpResponseBase:
         request_id = _request_id(request)
         with logcontext.bind(request_id=request_id):
-            response = self.get_response(request)
+            response: HttpResponseBase = self.get_response(request)
         response[HEADER] = request_id
         return response
 
-    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+    async def ahandle(self, request: HttpRequest) -> HttpResponseBase:
         request_id = _request_id(request)
         with logcontext.bind(request_id=request_id):
             response = await self.get_response(request)

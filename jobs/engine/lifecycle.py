@@ -54,7 +54,7 @@ def job_create(
 ) -> Job:
     """Return a new `queued` job; nothing runs until it is sealed (job_start).
     `type` must be a registered job kind (jobs.handlers); `webhook` an option already
-    checked by jobs.webhooks.parse_webhook_option; `handler` picks a chunk handler other
+    checked by jobs.parsing.parse_webhook_option; `handler` picks a chunk handler other
     than the one registered for `type`. `request_id` (default: the current request's,
     pcf.request_id) ties the job to the API call that made it, in the logs too."""
     for name in (type, handler):

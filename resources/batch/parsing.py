@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
-from jobs.webhooks import parse_webhook_option
+from jobs.parsing import parse_webhook_option
 from pcf.bounds import BIGINT_MAX, bounded_int
 from pcf.exceptions import (
     BatchTooLarge,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jobs.webhooks import parse_webhook_option
+from jobs.parsing import parse_webhook_option
 from pcf.bounds import bounded_int
 from pcf.exceptions import ValidationError, field_detail, field_error, field_errors
 from resources.filters import ResourceFilter, parse_filter

@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 
 from imports.apply import Pending, apply_rows
 from imports.handlers import csv_columns, csv_rows
-from imports.options import parse_csv_options
+from imports.parsing import parse_csv_options
 from imports.rows import BoundColumn, bind_mapping, row_checker
 from imports.verbatim import VerbatimPlan, verbatim_plan, verbatim_rows
 from jobs.models import Chunk, Job, JobError

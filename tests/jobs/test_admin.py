@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from jobs.engine import execution
 from jobs.models import Chunk, Job, JobError, WebhookMessage
-from jobs.webhooks import parse_webhook_option
+from jobs.parsing import parse_webhook_option
 from tests.conftest import Tenant
 from tests.jobs.helpers import make_job
 

@@ -13,7 +13,8 @@ from django.db import connection
 from jobs import progress
 from jobs.engine import execution
 from jobs.models import Chunk, Job
-from jobs.webhooks import parse_webhook_option, payload_for
+from jobs.parsing import parse_webhook_option
+from jobs.webhooks import payload_for
 from pcf.redis import redis_client
 from tests.imports.helpers import run_chunks, upload
 from tests.jobs.handlers import written_key

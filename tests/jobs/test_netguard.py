@@ -11,7 +11,7 @@ import pytest
 
 from jobs import netguard, webhooks
 from jobs.models import Job
-from jobs.webhooks import parse_webhook_option
+from jobs.parsing import parse_webhook_option
 from pcf.exceptions import ValidationError
 from tests.imports.helpers import upload
 from tests.resources.helpers import assert_error

@@ -14,7 +14,7 @@ from django.conf import settings as django_settings
 
 from jobs.engine import execution, outbox
 from jobs.models import Chunk, Job, WebhookDelivery, WebhookMessage
-from jobs.webhooks import parse_webhook_option
+from jobs.parsing import parse_webhook_option
 from tests.jobs.helpers import make_job
 from tests.jobs.test_webhooks import Receiver
 from tests.waiting import wait_finished, wait_for

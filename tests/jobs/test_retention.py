@@ -11,7 +11,7 @@ from django_celery_results.models import TaskResult
 
 from jobs.engine import execution, retention
 from jobs.models import Chunk, Job, JobError, WebhookDelivery, WebhookMessage
-from jobs.webhooks import parse_webhook_option
+from jobs.parsing import parse_webhook_option
 from pcf.models import IdempotencyRecord
 from tests.jobs.helpers import make_job
 

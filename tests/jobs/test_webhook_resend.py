@@ -11,7 +11,7 @@ import pytest
 from jobs import services
 from jobs.engine import execution, outbox
 from jobs.models import Chunk, Job, WebhookDelivery, WebhookMessage
-from jobs.webhooks import parse_webhook_option
+from jobs.parsing import parse_webhook_option
 from pcf.exceptions import Conflict
 from tests.jobs.helpers import make_job
 from tests.jobs.test_webhooks import Receiver

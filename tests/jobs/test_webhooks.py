@@ -14,7 +14,7 @@ import pytest
 
 from jobs.engine import outbox
 from jobs.models import Job, WebhookDelivery, WebhookMessage
-from jobs.webhooks import parse_webhook_option
+from jobs.parsing import parse_webhook_option
 from pcf.exceptions import ValidationError
 from tests.jobs.helpers import make_job
 from tests.waiting import wait_finished, wait_for

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from jobs.engine import execution, outbox, sweeper
 from jobs.models import Chunk, WebhookMessage
-from jobs.webhooks import parse_webhook_option
+from jobs.parsing import parse_webhook_option
 from tests.jobs.helpers import make_job, run_pending
 from tests.live_server import _free_port
 from tests.ops.metrics_scrape import Scrape, samples, value

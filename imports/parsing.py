@@ -1,23 +1,35 @@
-"""Import options: the `options` of a CSV upload and of a JSON bulk import, validated once.
+"""Import requests, parsed: the `options` of a CSV upload (form part or query string)
+and the body of a JSON bulk import, validated once into frozen dataclasses.
 
-Both end up in `Job.options` (JSON), so workers read the same values the web checked."""
+The options end up in `Job.options` (JSON), so workers read the same values the web
+checked. The CSV file itself is read by imports/upload_stream.py and imports/csv_stream.py."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.conf import settings
 
-from jobs.webhooks import parse_webhook_option
-from pcf.exceptions import ValidationError
+from jobs.parsing import parse_webhook_option
+from pcf.exceptions import BatchTooLarge, ValidationError, field_detail, field_error, field_errors
 from pcf.jsondepth import loads as json_loads
 
 # Resource fields an import can fill; `id` only makes sense for client-given ids.
 IMPORT_FIELDS = ("id", "name", "type", "status", "metadata")
 UPSERT_KEYS = ("name", "id")
 VALIDATION_MODES = ("strict", "lenient")
+# Options that may also come one by one in the query string (raw text/csv uploads).
+QUERY_OPTIONS = (
+    "mapping",
+    "validation",
+    "dry_run",
+    "chunk_size",
+    "upsert",
+    "upsert_key",
+)
 
 
 @dataclass(frozen=True)
@@ -72,11 +84,19 @@ class BulkImportOptions:
         return data
 
 
-def _problem(field_name: str, message: str) -> dict[str, str]:
-    return {"field": f"options.{field_name}", "message": message}
+@dataclass(frozen=True)
+class BulkImportRequest:
+    """POST /v1/bulk/resources: the items (not yet checked one by one) and the options."""
+
+    items: tuple[Any, ...]
+    options: BulkImportOptions
 
 
-def _bool(raw: dict[str, Any], name: str, default: bool, problems: list[dict[str, str]]) -> bool:
+def _problem(field_name: str, message: str) -> dict[str, Any]:
+    return field_detail(f"options.{field_name}", message)
+
+
+def _bool(raw: dict[str, Any], name: str, default: bool, problems: list[dict[str, Any]]) -> bool:
     value = raw.get(name, default)
     if value is None:
         return default
@@ -89,7 +109,7 @@ def _bool(raw: dict[str, Any], name: str, default: bool, problems: list[dict[str
     return default
 
 
-def _chunk_size(raw: dict[str, Any], problems: list[dict[str, str]]) -> int:
+def _chunk_size(raw: dict[str, Any], problems: list[dict[str, Any]]) -> int:
     value = raw.get("chunk_size", settings.PCF_IMPORT_CHUNK_SIZE_DEFAULT)
     if value is None:
         return int(settings.PCF_IMPORT_CHUNK_SIZE_DEFAULT)
@@ -102,7 +122,7 @@ def _chunk_size(raw: dict[str, Any], problems: list[dict[str, str]]) -> int:
     return value
 
 
-def _upsert_key(raw: dict[str, Any], problems: list[dict[str, str]]) -> str:
+def _upsert_key(raw: dict[str, Any], problems: list[dict[str, Any]]) -> str:
     value = raw.get("upsert_key", "name")
     if value is None:
         return "name"
@@ -112,17 +132,17 @@ def _upsert_key(raw: dict[str, Any], problems: list[dict[str, str]]) -> str:
     return str(value)
 
 
-def _webhook(raw: Any, name: str, problems: list[dict[str, str]]) -> dict[str, Any] | None:
+def _webhook(raw: Any, name: str, problems: list[dict[str, Any]]) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
         return parse_webhook_option(raw, field=f"options.{name}")
     except ValidationError as exc:
-        problems.extend(exc.details or [{"field": f"options.{name}", "message": exc.message}])
+        problems.extend(exc.details or [field_detail(f"options.{name}", exc.message)])
         return None
 
 
-def _mapping(raw: Any, problems: list[dict[str, str]]) -> tuple[ColumnMap, ...]:
+def _mapping(raw: Any, problems: list[dict[str, Any]]) -> tuple[ColumnMap, ...]:
     if raw is None:
         # No mapping: every import field reads the column of its own name (see bind_mapping).
         return ()
@@ -170,11 +190,9 @@ def _decode(raw: Any) -> dict[str, Any]:
         try:
             raw = json_loads(raw, field="options")
         except json.JSONDecodeError as exc:
-            raise ValidationError(
-                details=[{"field": "options", "message": f"Not valid JSON: {exc.msg}"}]
-            ) from None
+            raise field_error("options", f"Not valid JSON: {exc.msg}") from None
     if not isinstance(raw, dict):
-        raise ValidationError(details=[{"field": "options", "message": "Must be a JSON object"}])
+        raise field_error("options", "Must be a JSON object")
     return raw
 
 
@@ -182,7 +200,7 @@ def parse_csv_options(raw: Any) -> CsvImportOptions:
     """Validate a CSV import's options (a JSON string or an object); raise VALIDATION_ERROR
     listing every problem at once."""
     data = _decode(raw)
-    problems: list[dict[str, str]] = []
+    problems: list[dict[str, Any]] = []
     known = {"mapping", "validation", "dry_run", "chunk_size", "upsert", "upsert_key", "webhook"}
     problems.extend(_problem(k, "Unknown option") for k in data if k not in known)
     validation = data.get("validation", "strict") or "strict"
@@ -207,7 +225,7 @@ def parse_csv_options(raw: Any) -> CsvImportOptions:
 
 def parse_bulk_options(raw: Any) -> BulkImportOptions:
     data = _decode(raw)
-    problems: list[dict[str, str]] = []
+    problems: list[dict[str, Any]] = []
     known = {
         "upsert",
         "upsert_key",
@@ -231,3 +249,59 @@ def parse_bulk_options(raw: Any) -> BulkImportOptions:
     if problems:
         raise ValidationError("Invalid import options", details=problems)
     return options
+
+
+def _webhook_in_query() -> ValidationError:
+    # A webhook's URL and headers are secrets (tokens, signatures): query strings end up
+    # in access logs, proxies and browser history.
+    return field_error(
+        "options.webhook",
+        "Send the webhook in the request body (the multipart options part), never in the "
+        "query string",
+    )
+
+
+def csv_query_options(params: Mapping[str, str]) -> Any:
+    """A CSV upload's options from the query string: `?options=<json>`, or the options as
+    separate parameters (`mapping` as JSON); None when the query string has none. The
+    raw options go through parse_csv_options once the upload says where options come
+    from. A webhook there is a 400 (_webhook_in_query)."""
+    if "webhook" in params:
+        raise _webhook_in_query()
+    if "options" in params:
+        try:
+            decoded = json_loads(params["options"], field="options")
+        except json.JSONDecodeError:
+            return params["options"]  # parse_csv_options reports it
+        if isinstance(decoded, dict) and "webhook" in decoded:
+            raise _webhook_in_query()
+        return decoded
+    given: dict[str, Any] = {k: params[k] for k in QUERY_OPTIONS if k in params}
+    if not given:
+        return None
+    for key in ("mapping",):
+        if key in given and given[key].lstrip().startswith("{"):
+            try:
+                given[key] = json_loads(given[key], field=f"options.{key}")
+            except json.JSONDecodeError:
+                raise field_error(f"options.{key}", "Not valid JSON") from None
+    return given
+
+
+def parse_bulk_import(body: Any) -> BulkImportRequest:
+    """The bulk import body `{"resources": [...], "options": {...}}`: a 400 for the
+    envelope, 413 past PCF_BULK_MAX_ITEMS, then the options (parse_bulk_options)."""
+    if not isinstance(body, dict):
+        raise ValidationError("The body must be a JSON object")
+    unknown = sorted(set(body) - {"resources", "options"})
+    if unknown:
+        raise field_errors([field_detail(k, "Unknown field") for k in unknown])
+    items = body.get("resources")
+    if not isinstance(items, list):
+        raise field_error("resources", "Must be a list")
+    if not items:
+        raise field_error("resources", "Must not be empty")
+    limit = int(settings.PCF_BULK_MAX_ITEMS)
+    if len(items) > limit:
+        raise BatchTooLarge(f"{len(items)} resources; at most {limit} per bulk import")
+    return BulkImportRequest(items=tuple(items), options=parse_bulk_options(body.get("options")))

@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from django.http.multipartparser import FIELD, FILE, ChunkIter, LazyStream, Parser
 from django.utils.http import parse_header_parameters
 
-from pcf.exceptions import PayloadTooLarge, ValidationError
+from pcf.exceptions import PayloadTooLarge, ValidationError, field_error
 
 T = TypeVar("T")
 READ_SIZE = 256 * 1024
@@ -82,17 +82,12 @@ def read_multipart(request: HttpRequest, consume: Consume[T], *, query_options: 
             continue
         if name == "options":
             if query_options is not None:
-                raise ValidationError(
-                    details=[
-                        {
-                            "field": "options",
-                            "message": "Give options in the form or the query string, not both",
-                        }
-                    ]
+                raise field_error(
+                    "options", "Give options in the form or the query string, not both"
                 )
             raw = part.read(MAX_OPTIONS_BYTES + 1)
             if len(raw) > MAX_OPTIONS_BYTES:
-                raise ValidationError(details=[{"field": "options", "message": "Too long"}])
+                raise field_error("options", "Too long")
             options = raw.decode("utf-8", errors="replace")
             form_options = True
         elif name == "file" and not done and spool is None:
@@ -107,7 +102,7 @@ def read_multipart(request: HttpRequest, consume: Consume[T], *, query_options: 
                 pass
     if not done:
         if spool is None:
-            raise ValidationError(details=[{"field": "file", "message": "A CSV file is required"}])
+            raise field_error("file", "A CSV file is required")
         with spool:
             result = consume(options, iter(lambda: spool.read(READ_SIZE), b""))
     return result

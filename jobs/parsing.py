@@ -1,0 +1,115 @@
+"""Requests to the job engine, parsed: the `webhook` option every job-starting endpoint
+takes (imports, bulk, async batches) and the query of the job endpoints.
+
+Each parser checks raw request data once and returns plain values, or raises the
+contract's VALIDATION_ERROR naming the field at fault."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from jobs import netguard
+from pcf.exceptions import field_error
+
+EVENTS = ("completed", "failed", "cancelled")
+# Set by PCF on every delivery; a caller's header never replaces them.
+RESERVED_HEADERS = frozenset(
+    {
+        "host", "content-length", "content-type", "x-pcf-signature", "x-pcf-delivery-id",
+        "transfer-encoding", "connection",
+    }
+)  # fmt: skip
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_MAX_URL = 2048
+_MAX_HEADERS = 20
+
+ErrorsFormat = Literal["json", "csv"]
+
+
+def _parse_url(raw: Any, field: str) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise field_error(field, "must be an http(s) URL")
+    url = raw.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > _MAX_URL:
+        raise field_error(field, "must be an http(s) URL")
+    if parts.username or parts.password:
+        raise field_error(field, "must not carry credentials; use headers")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise field_error(field, "has an invalid port") from None
+    try:
+        netguard.check_host_at_creation(parts.hostname, port)
+    except netguard.TargetRefused as exc:
+        raise field_error(
+            field, f"private, loopback and link-local targets are refused ({exc})"
+        ) from None
+    return url
+
+
+def _parse_events(raw: Any, field: str) -> list[str]:
+    if raw is None:
+        return list(EVENTS)
+    if not isinstance(raw, list) or not raw:
+        raise field_error(field, f"must be a non-empty list of {', '.join(EVENTS)}")
+    events: list[str] = []
+    for item in raw:
+        # "batch.completed" and "completed" both name the completed event.
+        name = item.rpartition(".")[2] if isinstance(item, str) else None
+        if name not in EVENTS:
+            raise field_error(field, f"unknown event {item!r}; use {', '.join(EVENTS)}")
+        if name not in events:
+            events.append(name)
+    return events
+
+
+def _parse_headers(raw: Any, field: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or len(raw) > _MAX_HEADERS:
+        raise field_error(field, f"must be an object of at most {_MAX_HEADERS} string headers")
+    headers: dict[str, str] = {}
+    for name, value in raw.items():
+        if (
+            not _HEADER_NAME.match(name)
+            or not isinstance(value, str)
+            or "\r" in value
+            or ("\n" in value)
+        ):
+            raise field_error(f"{field}.{name}", "must be a valid header name with a string value")
+        if name.lower() in RESERVED_HEADERS:
+            raise field_error(f"{field}.{name}", "is set by PCF and cannot be overridden")
+        headers[name] = value
+    return headers
+
+
+def parse_webhook_option(raw: Any, *, field: str = "webhook") -> dict[str, Any] | None:
+    """Validate `{url, events, headers}` or a bare URL string (bulk's
+    notification_webhook); return the normalised option, or None when absent.
+    Raises ValidationError, also for private/loopback/link-local targets."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return {"url": _parse_url(raw, field), "events": list(EVENTS), "headers": {}}
+    if not isinstance(raw, dict):
+        raise field_error(field, "must be a URL or an object {url, events, headers}")
+    unknown = sorted(set(raw) - {"url", "events", "headers"})
+    if unknown:
+        raise field_error(f"{field}.{unknown[0]}", "unknown key")
+    return {
+        "url": _parse_url(raw.get("url"), f"{field}.url"),
+        "events": _parse_events(raw.get("events"), f"{field}.events"),
+        "headers": _parse_headers(raw.get("headers"), f"{field}.headers"),
+    }
+
+
+def parse_errors_format(raw: str | None) -> ErrorsFormat:
+    """`?format=` of GET /v1/jobs/{id}/errors: JSON pages (the default) or one CSV file."""
+    if raw is None or raw == "json":
+        return "json"
+    if raw == "csv":
+        return "csv"
+    raise field_error("format", "Must be json or csv")
