@@ -10,12 +10,9 @@ from django.db.models import Q, QuerySet
 
 from jobs.handlers import job_types
 from jobs.models import Chunk, ChunkStatus, Job, JobError, JobStatus, WebhookDelivery
-from pcf.exceptions import NotFound, ValidationError
+from pcf.exceptions import NotFound, field_error
 from pcf.models import ApiClient
-from pcf.pagination import CursorScope, decode_cursor, encode_cursor, parse_limit
-
-__all__ = ["parse_limit"]
-
+from pcf.pagination import CursorScope, decode_cursor, encode_cursor
 
 # Job ids are `job_` + 24 hex digits; anything outside the column's alphabet and length
 # can match no row (and a NUL would be a driver error, not a 404).
@@ -37,9 +34,7 @@ def _choice(name: str, raw: str | None, choices: list[str]) -> str | None:
     if raw is None or raw == "":
         return None
     if raw not in choices:
-        raise ValidationError(
-            details=[{"field": name, "message": f"Must be one of {', '.join(choices)}"}]
-        )
+        raise field_error(name, f"Must be one of {', '.join(choices)}")
     return raw
 
 

@@ -18,6 +18,7 @@ from jobs.parsing import parse_errors_format
 from jobs.representation import delivery_data, error_data, job_data, webhook_secret_data
 from pcf.auth import tenant_of
 from pcf.exceptions import Conflict
+from pcf.pagination import parse_limit
 
 
 class JobCollectionView(APIView):
@@ -32,7 +33,7 @@ class JobCollectionView(APIView):
             tenant=tenant_of(request),
             status=params.get("status"),
             type=params.get("type"),
-            limit=selectors.parse_limit(params.get("limit")),
+            limit=parse_limit(params.get("limit")),
             cursor=params.get("cursor"),
         )
         return Response({"data": [job_data(j) for j in rows], "meta": {"next_cursor": next_cursor}})
@@ -76,7 +77,7 @@ class JobErrorsView(APIView):
             return response
         rows, next_cursor = selectors.job_errors_page(
             job=job,
-            limit=selectors.parse_limit(request.query_params.get("limit")),
+            limit=parse_limit(request.query_params.get("limit")),
             cursor=request.query_params.get("cursor"),
         )
         return Response(
