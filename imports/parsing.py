@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from jobs.parsing import parse_webhook_option
+from jobs.parsing import WebhookOption, parse_webhook_option
 from pcf.exceptions import BatchTooLarge, ValidationError, field_detail, field_error, field_errors
 from pcf.jsondepth import loads as json_loads
 
@@ -50,7 +50,7 @@ class CsvImportOptions:
     chunk_size: int = 1000
     upsert: bool = False
     upsert_key: str = "name"
-    webhook: dict[str, Any] | None = None
+    webhook: WebhookOption | None = None
 
     @property
     def strict(self) -> bool:
@@ -76,7 +76,7 @@ class BulkImportOptions:
     upsert_key: str = "name"
     validate_before_import: bool = False
     chunk_size: int = 1000
-    webhook: dict[str, Any] | None = field(default=None)
+    webhook: WebhookOption | None = field(default=None)
 
     def as_job_options(self) -> dict[str, Any]:
         data = asdict(self)
@@ -132,7 +132,7 @@ def _upsert_key(raw: dict[str, Any], problems: list[dict[str, Any]]) -> str:
     return str(value)
 
 
-def _webhook(raw: Any, name: str, problems: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _webhook(raw: Any, name: str, problems: list[dict[str, Any]]) -> WebhookOption | None:
     if raw is None:
         return None
     try:

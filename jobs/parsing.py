@@ -1,12 +1,13 @@
 """Requests to the job engine, parsed: the `webhook` option every job-starting endpoint
 takes (imports, bulk, async batches) and the query of the job endpoints.
 
-Each parser checks raw request data once and returns plain values, or raises the
+Each parser checks raw request data once and returns a frozen value, or raises the
 contract's VALIDATION_ERROR naming the field at fault."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -26,6 +27,19 @@ _MAX_URL = 2048
 _MAX_HEADERS = 20
 
 ErrorsFormat = Literal["json", "csv"]
+
+
+@dataclass(frozen=True)
+class WebhookOption:
+    """A checked `webhook` option: where to send, which events, the caller's headers."""
+
+    url: str
+    events: tuple[str, ...] = EVENTS
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """As stored on the job (Job.webhook) and read by the outbox."""
+        return {"url": self.url, "events": list(self.events), "headers": dict(self.headers)}
 
 
 def _parse_url(raw: Any, field: str) -> str:
@@ -86,24 +100,24 @@ def _parse_headers(raw: Any, field: str) -> dict[str, str]:
     return headers
 
 
-def parse_webhook_option(raw: Any, *, field: str = "webhook") -> dict[str, Any] | None:
+def parse_webhook_option(raw: Any, *, field: str = "webhook") -> WebhookOption | None:
     """Validate `{url, events, headers}` or a bare URL string (bulk's
-    notification_webhook); return the normalised option, or None when absent.
+    notification_webhook); return the option, or None when absent.
     Raises ValidationError, also for private/loopback/link-local targets."""
     if raw is None:
         return None
     if isinstance(raw, str):
-        return {"url": _parse_url(raw, field), "events": list(EVENTS), "headers": {}}
+        return WebhookOption(url=_parse_url(raw, field))
     if not isinstance(raw, dict):
         raise field_error(field, "must be a URL or an object {url, events, headers}")
     unknown = sorted(set(raw) - {"url", "events", "headers"})
     if unknown:
         raise field_error(f"{field}.{unknown[0]}", "unknown key")
-    return {
-        "url": _parse_url(raw.get("url"), f"{field}.url"),
-        "events": _parse_events(raw.get("events"), f"{field}.events"),
-        "headers": _parse_headers(raw.get("headers"), f"{field}.headers"),
-    }
+    return WebhookOption(
+        url=_parse_url(raw.get("url"), f"{field}.url"),
+        events=tuple(_parse_events(raw.get("events"), f"{field}.events")),
+        headers=_parse_headers(raw.get("headers"), f"{field}.headers"),
+    )
 
 
 def parse_errors_format(raw: str | None) -> ErrorsFormat:

@@ -20,6 +20,7 @@ from jobs import progress
 from jobs.engine import checks, dispatch, ledger
 from jobs.handlers import RowError, is_registered, job_types
 from jobs.models import ACTIVE_STATUSES, Chunk, ChunkStatus, Job, JobError, JobStatus
+from jobs.parsing import WebhookOption
 from pcf import logcontext, metrics
 from pcf.db import commit_without_flush
 from pcf.exceptions import Conflict, PcfError, ValidationError
@@ -48,7 +49,7 @@ def job_create(
     tenant: ApiClient,
     type: str,
     options: dict[str, Any],
-    webhook: dict[str, Any] | None = None,
+    webhook: WebhookOption | None = None,
     handler: str = "",
     request_id: str | None = None,
 ) -> Job:
@@ -66,7 +67,7 @@ def job_create(
         tenant=tenant,
         type=type,
         options=options,
-        webhook=webhook,
+        webhook=webhook.as_json() if webhook is not None else None,
         handler=handler,
         request_id=request_id,
     )
@@ -155,7 +156,7 @@ def job_submit(
     type: str,
     chunks: Iterable[ChunkInput],
     options: dict[str, Any] | None = None,
-    webhook: dict[str, Any] | None = None,
+    webhook: WebhookOption | None = None,
     handler: str = "",
     check: bool = False,
 ) -> Job:

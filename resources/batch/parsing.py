@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
-from jobs.parsing import parse_webhook_option
+from jobs.parsing import WebhookOption, parse_webhook_option
 from pcf.bounds import BIGINT_MAX, bounded_int
 from pcf.exceptions import (
     BatchTooLarge,
@@ -40,7 +40,7 @@ class BatchOptions:
     suppress_success: bool = False
     soft_delete: bool = False
     run_async: bool = False
-    webhook: dict[str, Any] | None = None
+    webhook: WebhookOption | None = None
 
     @property
     def stop_on_failure(self) -> bool:

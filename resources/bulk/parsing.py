@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jobs.parsing import parse_webhook_option
+from jobs.parsing import WebhookOption, parse_webhook_option
 from pcf.bounds import bounded_int
 from pcf.exceptions import ValidationError, field_detail, field_error, field_errors
 from resources.filters import ResourceFilter, parse_filter
@@ -22,7 +22,7 @@ class BulkOptions:
     dry_run: bool = False
     limit: int | None = None
     soft_delete: bool = False
-    webhook: dict[str, Any] | None = None
+    webhook: WebhookOption | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from jobs.models import Job
+from jobs.parsing import WebhookOption
 from jobs.services import ChunkInput, job_submit
 from pcf.models import ApiClient
 from resources.bulk.parsing import BulkDeleteRequest, BulkUpdateRequest
@@ -153,7 +154,7 @@ def _start_job(
     limit: int | None,
     payload: dict[str, Any],
     options: dict[str, Any],
-    webhook: dict[str, Any] | None,
+    webhook: WebhookOption | None,
 ) -> Job:
     ranges = plan_ranges(tenant=tenant, spec=spec, limit=limit, rows_per_chunk=chunk_rows())
     return job_submit(

@@ -9,6 +9,7 @@ import tests.jobs.handlers  # noqa: F401 - registers the test.* handlers here to
 from jobs.engine import checks, execution, lifecycle
 from jobs.engine.lifecycle import ChunkInput, StagedChunk
 from jobs.models import Chunk, Job
+from jobs.parsing import WebhookOption
 from pcf.models import ApiClient
 
 
@@ -26,7 +27,7 @@ def make_job(
     *,
     handler: str = "test.rows",
     type: str = "bulk_import",
-    webhook: dict[str, Any] | None = None,
+    webhook: WebhookOption | None = None,
     start: bool = True,
 ) -> Job:
     """A job with one chunk per payload; with start=False it is left unsealed (still

@@ -246,7 +246,8 @@ def test_stored_reserved_headers_are_still_overridden_at_delivery(
 
 def test_option_shapes() -> None:
     # a bare URL (bulk's notification_webhook) means every event, no headers
-    assert parse_webhook_option("https://93.184.215.14/done") == {
+    option = parse_webhook_option("https://93.184.215.14/done")
+    assert option is not None and option.as_json() == {
         "url": "https://93.184.215.14/done",
         "events": ["completed", "failed", "cancelled"],
         "headers": {},
