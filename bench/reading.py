@@ -56,11 +56,13 @@ def _seed(tenant_id: int, rows: int, prefix: str) -> None:
 
 
 def _page_sql(tenant_id: int, after: int) -> tuple[str, list[Any]]:
-    from resources.models import Resource
+    """The SQL of a 500-row GET /v1/resources page: the API's own query, not a copy."""
+    from pcf.models import ApiClient
+    from resources.filters import ResourceFilter
+    from resources.selectors import resource_page
 
-    queryset = Resource.objects.filter(
-        tenant_id=tenant_id, deleted_at__isnull=True, seq__gt=after
-    ).order_by("seq")[:501]
+    tenant = ApiClient.objects.get(pk=tenant_id)
+    queryset = resource_page(tenant=tenant, spec=ResourceFilter(), after=after, limit=500)
     sql, params = queryset.query.sql_with_params()
     return sql, list(params)
 
