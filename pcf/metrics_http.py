@@ -92,7 +92,7 @@ class HttpMetricsMiddleware:
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
-        response = await self.get_response(request)
+        response: HttpResponseBase = await self.get_response(request)
         _observe(request, response, started)
         return response
 
