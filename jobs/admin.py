@@ -10,14 +10,14 @@ and a million errors."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -47,7 +47,10 @@ PROGRESS_POLL_MS = 1000
 COUNT_CAP = 100_000
 
 
-class CappedCountPaginator(Paginator):
+_Row = TypeVar("_Row", bound=Model)
+
+
+class CappedCountPaginator(Paginator[Any]):
     """A paginator that counts at most COUNT_CAP rows (admin/jobs/pagination.html says
     "at least" at the cap)."""
 
@@ -59,7 +62,7 @@ class CappedCountPaginator(Paginator):
         return rows.order_by()[: self.cap].count()
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[_Row]):
     """A job's chunks, errors or deliveries, paginated (a job may have a million)."""
 
     list_per_page = 100
@@ -79,7 +82,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Chunk)
-class ChunkAdmin(ReadOnlyAdmin):
+class ChunkAdmin(ReadOnlyAdmin[Chunk]):
     list_display = (
         "job", "seq", "status", "row_offset", "row_count", "attempts", "successful", "failed",
         "skipped", "duration_ms", "error", "task_result",
@@ -119,14 +122,14 @@ class ErrorCodeFilter(admin.SimpleListFilter):
 
 
 @admin.register(JobError)
-class JobErrorAdmin(ReadOnlyAdmin):
+class JobErrorAdmin(ReadOnlyAdmin[JobError]):
     list_display = ("job", "row", "index", "field", "code", "message", "values")
     list_filter = (ErrorCodeFilter,)
     ordering = ("job", "pk")
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin[WebhookDelivery]):
     list_display = (
         "job", "created_at", "event", "attempt", "url", "status_code", "succeeded", "error",
         "duration_ms", "next_retry_at",
@@ -172,7 +175,7 @@ def progress_widget(job: Job) -> SafeString:
 
 def _grouped_messages(
     request: HttpRequest,
-    admin_: admin.ModelAdmin,
+    admin_: admin.ModelAdmin[Job],
     results: dict[str, list[str]],
     word: dict[str, str],
 ) -> None:
@@ -185,7 +188,7 @@ def _grouped_messages(
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(admin.ModelAdmin[Job]):
     list_display = (
         "id", "type", "status", "tenant", "progress_bar", "rows_per_s", "created_at",
         "finished_at",
@@ -352,7 +355,7 @@ class JobAdmin(admin.ModelAdmin):
 
 
 @admin.register(LiveTenant)
-class LiveTenantAdmin(admin.ModelAdmin):
+class LiveTenantAdmin(admin.ModelAdmin[LiveTenant]):
     """Not a list of rows: the page of tenants whose jobs are running now."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

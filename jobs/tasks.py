@@ -61,7 +61,7 @@ def _paused(what: str) -> str:
     ignore_result=True,
     store_errors_even_if_ignored=True,
 )
-def run_dispatch(self: Task, dispatch_id: int) -> str:
+def run_dispatch(self: Task[Any, Any], dispatch_id: int) -> str:
     """One window message: apply or check its chunks (jobs.engine.execution)."""
     try:
         return execution.run_dispatch(dispatch_id, record=record_of(self))

@@ -4,7 +4,7 @@ from pcf.models import ApiClient
 
 
 @admin.register(ApiClient)
-class ApiClientAdmin(admin.ModelAdmin):
+class ApiClientAdmin(admin.ModelAdmin[ApiClient]):
     list_display = ("name", "token_hint", "is_active", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "token_hint")

@@ -79,7 +79,7 @@ class HttpMetricsMiddleware(DualModeMiddleware):
 
     async def ahandle(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
-        response = await self.get_response(request)
+        response: HttpResponseBase = await self.get_response(request)
         _observe(request, response, started)
         return response
 

@@ -70,7 +70,7 @@ class RequestIdMiddleware(DualModeMiddleware):
     async def ahandle(self, request: HttpRequest) -> HttpResponseBase:
         request_id = _request_id(request)
         with logcontext.bind(request_id=request_id):
-            response = await self.get_response(request)
+            response: HttpResponseBase = await self.get_response(request)
         response[HEADER] = request_id
         return response
 

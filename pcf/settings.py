@@ -7,12 +7,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from pcf import embedded
 from pcf.env import env_bool, env_int, env_list, env_str
+
+# Django's generic classes (ModelAdmin[Job], Paginator[...], QuerySet[...]) become
+# subscriptable at runtime, so strict typing needs no TYPE_CHECKING forks.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

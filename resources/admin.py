@@ -4,7 +4,7 @@ from resources.models import Resource
 
 
 @admin.register(Resource)
-class ResourceAdmin(admin.ModelAdmin):
+class ResourceAdmin(admin.ModelAdmin[Resource]):
     list_display = ("public_id", "name", "type", "status", "tenant", "created_at", "deleted_at")
     list_filter = ("type", "status", "tenant", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("public_id", "name")

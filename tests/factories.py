@@ -7,7 +7,7 @@ from pcf.models import ApiClient, hash_token
 from resources.models import Resource
 
 
-class ApiClientFactory(factory.django.DjangoModelFactory):
+class ApiClientFactory(factory.django.DjangoModelFactory[ApiClient]):
     class Meta:
         model = ApiClient
 
@@ -16,7 +16,7 @@ class ApiClientFactory(factory.django.DjangoModelFactory):
     token_hint = "pcf_factor"
 
 
-class ResourceFactory(factory.django.DjangoModelFactory):
+class ResourceFactory(factory.django.DjangoModelFactory[Resource]):
     class Meta:
         model = Resource
 

@@ -37,7 +37,7 @@ def _delete_batches(sql: str, params: list[Any]) -> int:
     while True:
         with connection.cursor() as cursor:
             cursor.execute(sql, [*params, PURGE_BATCH])
-            deleted = cursor.rowcount
+            deleted: int = cursor.rowcount
         total += deleted
         if deleted < PURGE_BATCH:
             return total

@@ -93,7 +93,8 @@ def _drop_idle(running: set[int]) -> int:
             """,
             [list(running)],
         )
-        return cursor.rowcount
+        deleted: int = cursor.rowcount
+    return deleted
 
 
 def _not_running(running: set[int]) -> list[Dispatch]:

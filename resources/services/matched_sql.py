@@ -76,7 +76,8 @@ def update_by_seq(
     sql = f"UPDATE {TABLE} SET {', '.join(assignments)} WHERE seq = ANY(%s)"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, list(seqs)])
-        return cursor.rowcount
+        updated: int = cursor.rowcount
+    return updated
 
 
 def update_metadata_values(
@@ -98,7 +99,8 @@ def update_metadata_values(
     values = [json.dumps(metadata) for _, metadata in rows]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, seqs, values])
-        return cursor.rowcount
+        updated: int = cursor.rowcount
+    return updated
 
 
 def delete_by_seq(seqs: Sequence[int], *, soft: bool, now: datetime) -> list[str]:

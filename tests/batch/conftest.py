@@ -29,7 +29,7 @@ def post_body(body: Any) -> dict[str, Any]:
 @pytest.fixture
 def make_resource(tenant: Any) -> Any:
     def make(public_id: str, **fields: Any) -> Resource:
-        return ResourceFactory(tenant=tenant.client_model, public_id=public_id, **fields)
+        return ResourceFactory.create(tenant=tenant.client_model, public_id=public_id, **fields)
 
     return make
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from resources.batch import executor, services
+from resources.batch import executor, operations, services
 from resources.models import Resource
 from tests.batch.conftest import create, post_batch
 
@@ -110,7 +110,7 @@ def test_a_4301_digit_reference_index_is_that_operations_error(api):
 
 def test_an_unexpected_failure_is_that_operations_internal_result(api, monkeypatch):
     # given: a bug (injected) in the service behind PATCH, and a batch around a PATCH
-    real_perform = executor.perform
+    real_perform = operations.perform
 
     def failing_perform(**kwargs: Any) -> Any:
         if kwargs["method"] == "PATCH":

@@ -41,7 +41,7 @@ def test_parallel_batches_leave_connections_for_other_tenants(server: LiveServer
     # with parallel: 16, so every operation waits on the lock holding its connection
     attacker, attacker_token = ApiClient.issue("parallel")
     _, other_token = ApiClient.issue("bystander")
-    ResourceFactory(tenant=attacker, public_id="hot")
+    ResourceFactory.create(tenant=attacker, public_id="hot")
     ops = [
         {"method": "PATCH", "path": "/resources/hot", "body": {"name": f"n{i}"}} for i in range(16)
     ]

@@ -364,7 +364,7 @@ def test_another_tenants_resource_is_404_in_batch(api, other_tenant):
     # given: a resource of the other tenant
     from tests.factories import ResourceFactory
 
-    ResourceFactory(tenant=other_tenant.client_model, public_id="theirs", name="theirs")
+    ResourceFactory.create(tenant=other_tenant.client_model, public_id="theirs", name="theirs")
     # when: every operation on it
     response = post_batch(
         api,

@@ -24,7 +24,7 @@ METADATA = {"blob": "x" * 3000}  # ~3.2 KB a row once rendered
 @pytest.fixture
 def ten(tenant: Any) -> list[Resource]:
     return [
-        ResourceFactory(tenant=tenant.client_model, public_id=f"r{i}", metadata=METADATA)
+        ResourceFactory.create(tenant=tenant.client_model, public_id=f"r{i}", metadata=METADATA)
         for i in range(10)
     ]
 

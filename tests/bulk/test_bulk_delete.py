@@ -15,14 +15,14 @@ OLD = datetime(2022, 6, 1, tzinfo=UTC)
 @pytest.fixture
 def archived(tenant):
     return [
-        ResourceFactory(tenant=tenant.client_model, status="archived", updated_at=OLD)
+        ResourceFactory.create(tenant=tenant.client_model, status="archived", updated_at=OLD)
         for _ in range(3)
     ]
 
 
 def test_hard_delete_by_filter(api, tenant, archived):
     # given: one row that does not match
-    keep = ResourceFactory(tenant=tenant.client_model, status="active")
+    keep = ResourceFactory.create(tenant=tenant.client_model, status="active")
     # when
     response = api.post(
         "/v1/bulk-delete/resources",
@@ -73,7 +73,7 @@ def test_dry_run_and_limit(api, archived):
 
 def test_other_tenant_rows_are_never_deleted_or_counted(api, tenant, other_tenant, archived):
     # given
-    theirs = ResourceFactory(tenant=other_tenant.client_model, status="archived")
+    theirs = ResourceFactory.create(tenant=other_tenant.client_model, status="archived")
     # when: by filter, by their id, and everything
     by_id = api.post(
         "/v1/bulk-delete/resources", {"filter": {"ids": [theirs.public_id]}}, format="json"

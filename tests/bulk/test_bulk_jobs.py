@@ -21,7 +21,7 @@ SMALL_JOBS = override_settings(PCF_BULK_SYNC_LIMIT=5, PCF_BULK_CHUNK_ROWS=4)
 
 
 def _make(tenant, n: int, **fields: Any) -> list[Resource]:
-    return [ResourceFactory(tenant=tenant.client_model, **fields) for _ in range(n)]
+    return [ResourceFactory.create(tenant=tenant.client_model, **fields) for _ in range(n)]
 
 
 @SMALL_JOBS

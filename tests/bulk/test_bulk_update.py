@@ -30,11 +30,11 @@ def cookbook_body(**options):
 def drafts(tenant):
     owner = tenant.client_model
     matching = [
-        ResourceFactory(tenant=owner, status="draft", created_at=OLD, metadata={"keep": 1})
+        ResourceFactory.create(tenant=owner, status="draft", created_at=OLD, metadata={"keep": 1})
         for _ in range(3)
     ]
-    ResourceFactory(tenant=owner, status="draft", created_at=NEW)  # too new
-    ResourceFactory(tenant=owner, status="active", created_at=OLD)  # not draft
+    ResourceFactory.create(tenant=owner, status="draft", created_at=NEW)  # too new
+    ResourceFactory.create(tenant=owner, status="active", created_at=OLD)  # not draft
     return matching
 
 
@@ -91,7 +91,7 @@ def test_rfc7396_merge_in_sql_matches_python(api, tenant):
         "s": None,
         "u": "ünï",
     }
-    resource = ResourceFactory(tenant=tenant.client_model, metadata=start)
+    resource = ResourceFactory.create(tenant=tenant.client_model, metadata=start)
     # when
     response = api.post(
         "/v1/bulk-update/resources",
@@ -106,7 +106,7 @@ def test_rfc7396_merge_in_sql_matches_python(api, tenant):
 
 def test_many_keys_in_one_patch(api, tenant):
     # given: more keys than one jsonb_build_object call takes
-    resource = ResourceFactory(tenant=tenant.client_model, metadata={"k0": "old"})
+    resource = ResourceFactory.create(tenant=tenant.client_model, metadata={"k0": "old"})
     patch = {f"k{i}": i for i in range(120)}
     # when
     api.post(
@@ -122,8 +122,8 @@ def test_many_keys_in_one_patch(api, tenant):
 @override_settings(PCF_METADATA_MAX_BYTES=200)
 def test_row_whose_merged_metadata_is_too_big_fails_alone(api, tenant):
     # given: one row near the cap, one small
-    big = ResourceFactory(tenant=tenant.client_model, metadata={"blob": "x" * 150})
-    small = ResourceFactory(tenant=tenant.client_model, metadata={})
+    big = ResourceFactory.create(tenant=tenant.client_model, metadata={"blob": "x" * 150})
+    small = ResourceFactory.create(tenant=tenant.client_model, metadata={})
     # when: a patch that fits the small row only
     response = api.post(
         "/v1/bulk-update/resources",
@@ -144,7 +144,7 @@ def test_row_whose_merged_metadata_is_too_big_fails_alone(api, tenant):
 def test_heavy_row_that_still_fits_is_merged_in_python(api, tenant):
     # given: stored metadata whose jsonb text plus the patch passes the cap, though the
     # merge replaces the big value and fits
-    row = ResourceFactory(tenant=tenant.client_model, metadata={"blob": "x" * 150})
+    row = ResourceFactory.create(tenant=tenant.client_model, metadata={"blob": "x" * 150})
     # when
     response = api.post(
         "/v1/bulk-update/resources",
@@ -159,8 +159,8 @@ def test_heavy_row_that_still_fits_is_merged_in_python(api, tenant):
 
 def test_tenant_isolation(api, tenant, other_tenant):
     # given: matching rows in the other tenant, addressed by id too
-    theirs = ResourceFactory(tenant=other_tenant.client_model, status="draft")
-    ResourceFactory(tenant=tenant.client_model, status="draft")
+    theirs = ResourceFactory.create(tenant=other_tenant.client_model, status="draft")
+    ResourceFactory.create(tenant=tenant.client_model, status="draft")
     # when
     by_status = api.post(
         "/v1/bulk-update/resources",
@@ -207,7 +207,7 @@ def test_tenant_isolation(api, tenant, other_tenant):
 )
 def test_invalid_requests_change_nothing(api, tenant, body, field):
     # given
-    ResourceFactory(tenant=tenant.client_model, status="draft", name="before")
+    ResourceFactory.create(tenant=tenant.client_model, status="draft", name="before")
     # when
     response = api.post("/v1/bulk-update/resources", body, format="json")
     # then
@@ -220,9 +220,9 @@ def test_invalid_requests_change_nothing(api, tenant, body, field):
 
 def test_all_true_updates_every_live_row(api, tenant):
     # given: two live rows and a soft-deleted one
-    ResourceFactory(tenant=tenant.client_model)
-    ResourceFactory(tenant=tenant.client_model)
-    ResourceFactory(tenant=tenant.client_model, deleted_at=NEW)
+    ResourceFactory.create(tenant=tenant.client_model)
+    ResourceFactory.create(tenant=tenant.client_model)
+    ResourceFactory.create(tenant=tenant.client_model, deleted_at=NEW)
     # when
     response = api.post(
         "/v1/bulk-update/resources",

@@ -19,8 +19,8 @@ def _chunk(tenant, job_type, payload):
 
 def test_update_chunk_stays_in_its_seq_range_and_tenant(tenant, other_tenant):
     # given: five drafts; the chunk covers the middle three
-    rows = [ResourceFactory(tenant=tenant.client_model, status="draft") for _ in range(5)]
-    ResourceFactory(tenant=other_tenant.client_model, status="draft")
+    rows = [ResourceFactory.create(tenant=tenant.client_model, status="draft") for _ in range(5)]
+    ResourceFactory.create(tenant=other_tenant.client_model, status="draft")
     job, chunk = _chunk(
         tenant,
         "bulk_update",
@@ -43,7 +43,7 @@ def test_update_chunk_stays_in_its_seq_range_and_tenant(tenant, other_tenant):
 @override_settings(PCF_METADATA_MAX_BYTES=120)
 def test_update_chunk_reports_rows_over_the_metadata_cap(tenant):
     # given
-    big = ResourceFactory(tenant=tenant.client_model, metadata={"blob": "x" * 90})
+    big = ResourceFactory.create(tenant=tenant.client_model, metadata={"blob": "x" * 90})
     job, chunk = _chunk(
         tenant,
         "bulk_update",
@@ -66,7 +66,7 @@ def test_update_chunk_reports_rows_over_the_metadata_cap(tenant):
 
 def test_delete_chunk_respects_the_filter_at_run_time(tenant):
     # given: three rows in range, one no longer matching
-    rows = [ResourceFactory(tenant=tenant.client_model, status="archived") for _ in range(3)]
+    rows = [ResourceFactory.create(tenant=tenant.client_model, status="archived") for _ in range(3)]
     Resource.objects.filter(pk=rows[1].pk).update(status="active")
     job, chunk = _chunk(
         tenant,

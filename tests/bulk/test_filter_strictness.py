@@ -17,7 +17,7 @@ ENDPOINTS = {
 @pytest.fixture
 def d1_d2(tenant):
     owner = tenant.client_model
-    return [ResourceFactory(tenant=owner, public_id=i, status="draft") for i in ("d1", "d2")]
+    return [ResourceFactory.create(tenant=owner, public_id=i, status="draft") for i in ("d1", "d2")]
 
 
 @pytest.mark.django_db

@@ -195,7 +195,7 @@ def test_ctrl_c_in_a_terminal_asks_and_cancels_the_job(
     os.close(slave)
     try:
         shown = _read_until(master, r"job_\w+", timeout=120)
-        job_id = re.search(r"job_\w+", shown)[0]  # type: ignore[index]
+        job_id = re.search(r"job_\w+", shown)[0]
         # when the user presses Ctrl-C, then the command asks whether to cancel
         os.kill(proc.pid, signal.SIGINT)
         shown += _read_until(master, rf"Cancel job {job_id}\?", timeout=30)

@@ -7,6 +7,7 @@ import csv
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pcf_client import PcfClient
@@ -129,8 +130,10 @@ def test_bulk_import_splits_and_reports_indexes_in_the_whole_list(
 def test_batches_shrink_after_a_real_413(start_server: StartServer, token: str) -> None:
     # given a server that takes at most 40 operations a batch
     server = start_server(env={"PCF_BATCH_MAX_OPERATIONS": "40"})
-    ops = [{"method": "POST", "path": "/resources", "body": {"name": f"s{i}", "type": "audio"}}
-           for i in range(150)]  # fmt: skip
+    ops: list[dict[str, Any]] = [
+        {"method": "POST", "path": "/resources", "body": {"name": f"s{i}", "type": "audio"}}
+        for i in range(150)
+    ]
     ops[70]["body"] = {"name": "bad"}  # no type: that operation's own 400
     # when the client starts with batches of 100
     with PcfClient(server.url, token) as client:

@@ -102,7 +102,7 @@ BULK_DELETE_VARIABLES = {
 
 def test_batch_create_resources_runs_as_written(gql, tenant):
     # given: the resource the cookbook's r3 updates
-    ResourceFactory(tenant=tenant.client_model, public_id="existing_123", status="active")
+    ResourceFactory.create(tenant=tenant.client_model, public_id="existing_123", status="active")
     # when
     body = gql(BATCH_CREATE)
     # then: two created, one archived, no errors
@@ -120,7 +120,7 @@ def test_batch_create_resources_runs_as_written(gql, tenant):
 def test_batch_get_resources_runs_as_written(gql, tenant):
     # given: two of the three ids exist
     stamp = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-    ResourceFactory(
+    ResourceFactory.create(
         tenant=tenant.client_model,
         public_id="res_123",
         name="A",
@@ -128,7 +128,7 @@ def test_batch_get_resources_runs_as_written(gql, tenant):
         created_at=stamp,
         updated_at=stamp,
     )
-    ResourceFactory(tenant=tenant.client_model, public_id="res_456", type="video")
+    ResourceFactory.create(tenant=tenant.client_model, public_id="res_456", type="video")
     # when
     body = gql(BATCH_GET)
     # then: the missing one is null without an error
@@ -148,8 +148,8 @@ def test_batch_get_resources_runs_as_written(gql, tenant):
 
 def test_dataloader_document_returns_found_ones_only(gql, tenant):
     # given
-    ResourceFactory(tenant=tenant.client_model, public_id="res_123")
-    ResourceFactory(tenant=tenant.client_model, public_id="res_789")
+    ResourceFactory.create(tenant=tenant.client_model, public_id="res_123")
+    ResourceFactory.create(tenant=tenant.client_model, public_id="res_789")
     # when: the cookbook's batch load with one unknown id
     body = gql(BATCH_LOAD, {"ids": ["res_123", "res_456", "res_789"]})
     # then
@@ -162,10 +162,10 @@ def test_bulk_delete_resources_runs_as_written(gql, tenant):
     old = datetime(2022, 6, 1, tzinfo=UTC)
     new = datetime(2024, 6, 1, tzinfo=UTC)
     owner = tenant.client_model
-    ResourceFactory(tenant=owner, public_id="old_1", status="archived", updated_at=old)
-    ResourceFactory(tenant=owner, public_id="old_2", status="archived", updated_at=old)
-    ResourceFactory(tenant=owner, public_id="new_1", status="archived", updated_at=new)
-    ResourceFactory(tenant=owner, public_id="act_1", status="active", updated_at=old)
+    ResourceFactory.create(tenant=owner, public_id="old_1", status="archived", updated_at=old)
+    ResourceFactory.create(tenant=owner, public_id="old_2", status="archived", updated_at=old)
+    ResourceFactory.create(tenant=owner, public_id="new_1", status="archived", updated_at=new)
+    ResourceFactory.create(tenant=owner, public_id="act_1", status="active", updated_at=old)
     # when
     body = gql(BULK_DELETE, BULK_DELETE_VARIABLES)
     # then

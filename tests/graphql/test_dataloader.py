@@ -20,7 +20,7 @@ def _resource_selects(queries: CaptureQueriesContext) -> list[str]:
 
 def test_aliased_lookups_are_one_query(gql, tenant):
     # given: 50 resources
-    ids = [ResourceFactory(tenant=tenant.client_model).public_id for _ in range(50)]
+    ids = [ResourceFactory.create(tenant=tenant.client_model).public_id for _ in range(50)]
     aliases = "\n".join(f'r{i}: resource(id: "{rid}") {{ id name }}' for i, rid in enumerate(ids))
     # when: 50 aliased lookups plus a resources(ids:) in one document
     with CaptureQueriesContext(connection) as queries:
@@ -36,7 +36,7 @@ def test_aliased_lookups_are_one_query(gql, tenant):
 
 def test_resources_by_ids_is_one_query_in_request_order(gql, tenant):
     # given
-    ids = [ResourceFactory(tenant=tenant.client_model).public_id for _ in range(20)]
+    ids = [ResourceFactory.create(tenant=tenant.client_model).public_id for _ in range(20)]
     wanted = [*reversed(ids), "nope_1", ids[0]]
     # when
     with CaptureQueriesContext(connection) as queries:

@@ -27,7 +27,7 @@ def _errors_by_path(body):
 
 def test_failing_aliases_do_not_touch_the_others(gql, tenant):
     # given: an existing resource with a client-given id
-    ResourceFactory(tenant=tenant.client_model, public_id="taken", metadata={"a": 1, "c": 3})
+    ResourceFactory.create(tenant=tenant.client_model, public_id="taken", metadata={"a": 1, "c": 3})
     # when
     body = gql(MIXED)
     # then: the good aliases ran
@@ -50,7 +50,7 @@ def test_failing_aliases_do_not_touch_the_others(gql, tenant):
 
 def test_failed_lookup_in_a_query_keeps_the_rest(gql, tenant):
     # given
-    ResourceFactory(tenant=tenant.client_model, public_id="res_1")
+    ResourceFactory.create(tenant=tenant.client_model, public_id="res_1")
     # when: one field fails validation, the other resolves
     body = gql(
         'query($ids: [ID!]!) { a: resource(id: "res_1") { id } b: resources(ids: $ids) { id } }',
@@ -75,7 +75,7 @@ def test_bad_enum_in_variables_is_a_validation_error(gql):
 
 def test_bulk_delete_filter_errors(gql, tenant):
     # given
-    ResourceFactory(tenant=tenant.client_model, status="archived")
+    ResourceFactory.create(tenant=tenant.client_model, status="archived")
     query = "mutation($f: ResourceFilter!) { bulkDeleteResources(filter: $f) { deletedCount } }"
     # when: a bad date, an unknown enum value, an empty filter
     bad_date = gql(query, {"f": {"updatedBefore": "yesterday"}})
@@ -93,7 +93,7 @@ def test_bulk_delete_filter_errors(gql, tenant):
 def test_bulk_delete_all_true_soft_and_dry_run(gql, tenant):
     # given
     for _ in range(3):
-        ResourceFactory(tenant=tenant.client_model)
+        ResourceFactory.create(tenant=tenant.client_model)
     query = (
         "mutation($f: ResourceFilter!, $dry: Boolean!) { bulkDeleteResources(filter: $f, "
         "dryRun: $dry, softDelete: true, limit: 2) { deletedCount deletedIds matchedCount } }"

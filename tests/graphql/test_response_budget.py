@@ -20,7 +20,7 @@ METADATA = {"blob": "x" * 3000}
 @pytest.fixture
 def ten(tenant: Any) -> list[str]:
     for i in range(10):
-        ResourceFactory(tenant=tenant.client_model, public_id=f"r{i}", metadata=METADATA)
+        ResourceFactory.create(tenant=tenant.client_model, public_id=f"r{i}", metadata=METADATA)
     return [f"r{i}" for i in range(10)]
 
 

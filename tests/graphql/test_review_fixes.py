@@ -131,7 +131,7 @@ def test_filter_ids_string_is_one_id_never_split_on_commas(gql, tenant):
     # given
     owner = tenant.client_model
     for public_id in ("d1", "d2"):
-        ResourceFactory(tenant=owner, public_id=public_id)
+        ResourceFactory.create(tenant=owner, public_id=public_id)
     # when: GraphQL coerces a lone string to a one-item list (spec input coercion)
     split = gql(BULK_DELETE, {"filter": {"ids": "d1,d2"}})
     one = gql(BULK_DELETE, {"filter": {"ids": "d1"}})

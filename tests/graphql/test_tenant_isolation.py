@@ -8,7 +8,7 @@ from tests.factories import ResourceFactory
 
 def test_reads_never_see_another_tenant(gql, other_tenant):
     # given: a resource of the other tenant
-    theirs = ResourceFactory(tenant=other_tenant.client_model, public_id="theirs")
+    theirs = ResourceFactory.create(tenant=other_tenant.client_model, public_id="theirs")
     # when
     body = gql('{ one: resource(id: "theirs") { id } many: resources(ids: ["theirs"]) { id } }')
     # then: as if it did not exist
@@ -18,7 +18,7 @@ def test_reads_never_see_another_tenant(gql, other_tenant):
 
 def test_update_of_another_tenants_id_is_not_found(gql, other_tenant):
     # given
-    ResourceFactory(tenant=other_tenant.client_model, public_id="theirs", status="active")
+    ResourceFactory.create(tenant=other_tenant.client_model, public_id="theirs", status="active")
     # when
     body = gql(
         'mutation { updateResource(id: "theirs", input: {status: ARCHIVED}) { resource { id } } }'
@@ -30,7 +30,7 @@ def test_update_of_another_tenants_id_is_not_found(gql, other_tenant):
 
 def test_create_uses_the_token_tenant_and_ids_are_per_tenant(gql, tenant, other_tenant):
     # given: the other tenant already uses the id
-    ResourceFactory(tenant=other_tenant.client_model, public_id="same")
+    ResourceFactory.create(tenant=other_tenant.client_model, public_id="same")
     # when
     body = gql(
         'mutation { createResource(input: {id: "same", name: "m", type: OTHER}) '
@@ -43,9 +43,9 @@ def test_create_uses_the_token_tenant_and_ids_are_per_tenant(gql, tenant, other_
 
 def test_bulk_delete_never_touches_another_tenant(gql, tenant, other_tenant):
     # given: matching rows in both tenants
-    ResourceFactory(tenant=tenant.client_model, status="archived")
+    ResourceFactory.create(tenant=tenant.client_model, status="archived")
     for _ in range(2):
-        ResourceFactory(tenant=other_tenant.client_model, status="archived")
+        ResourceFactory.create(tenant=other_tenant.client_model, status="archived")
     # when
     body = gql(
         'mutation { bulkDeleteResources(filter: {status: "ARCHIVED"}, dryRun: true) '

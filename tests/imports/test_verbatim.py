@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -67,7 +68,7 @@ def cell(value: str) -> str:
     return value
 
 
-def csv_text(rows: list[tuple[str, ...]], eol: str = "\n") -> str:
+def csv_text(rows: Sequence[tuple[str, ...]], eol: str = "\n") -> str:
     return "".join(",".join(cell(v) for v in row) + eol for row in rows)
 
 

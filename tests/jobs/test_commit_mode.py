@@ -9,11 +9,12 @@ from celery.signals import task_prerun
 from django.db import connection
 
 from jobs import tasks
+from pcf.celery import app
 
 # The senders a worker really passes: the registered tasks, not shared_task's proxies.
-run_chunk = tasks.run_dispatch._get_current_object()
-deliver_webhook = tasks.deliver_webhook._get_current_object()
-sweep = tasks.sweep._get_current_object()
+run_chunk = app.tasks[tasks.run_dispatch.name]
+deliver_webhook = app.tasks[tasks.deliver_webhook.name]
+sweep = app.tasks[tasks.sweep.name]
 
 
 @pytest.fixture(autouse=True)

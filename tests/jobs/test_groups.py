@@ -11,10 +11,10 @@ from django_celery_results.models import TaskResult
 
 from jobs.engine import dispatch, execution
 from jobs.models import Chunk, Dispatch, Job
+from jobs.tasks import run_dispatch
 from pcf.redis import redis_client
 from resources.models import Resource
 from tests.jobs.helpers import make_job
-from tests.jobs.test_task_results import run_dispatch
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,10 @@ from tests.live_server import LiveServer, live_server
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-SERVER_ENV = {"PCF_SSE_MAX_STREAMS_PER_TENANT": "3", "PCF_SSE_HEARTBEAT_SECONDS": "1"}
+SERVER_ENV: dict[str, Any] = {
+    "PCF_SSE_MAX_STREAMS_PER_TENANT": "3",
+    "PCF_SSE_HEARTBEAT_SECONDS": "1",
+}
 
 
 @pytest.fixture(scope="module")

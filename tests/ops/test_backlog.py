@@ -64,6 +64,7 @@ def test_the_gauges_agree_with_a_row_count_through_a_jobs_life(tenant, settings)
     dispatch.refill()
     assert Dispatch.objects.count() == 2
     message = Dispatch.objects.order_by("id").first()
+    assert message is not None
     started = claims.start(message.pk)
     assert started is not None
     try:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client, override_settings
@@ -39,8 +40,11 @@ def test_with_a_token_only_its_bearer_may_scrape() -> None:
     # the right token works from anywhere
     assert remote.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret-1").status_code == 200
     # none, a wrong one, or another scheme: 401, from loopback too
-    for header in ({}, {"HTTP_AUTHORIZATION": "Bearer scrape-secret-2"},
-                   {"HTTP_AUTHORIZATION": "Basic scrape-secret-1"}):  # fmt: skip
+    refused: list[dict[str, Any]] = [
+        {}, {"HTTP_AUTHORIZATION": "Bearer scrape-secret-2"},
+        {"HTTP_AUTHORIZATION": "Basic scrape-secret-1"},
+    ]  # fmt: skip
+    for header in refused:
         assert local.get("/metrics", **header).status_code == 401
 
 

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -48,7 +49,7 @@ def test_metrics_follow_an_import_across_web_and_worker_processes(
 ) -> None:
     # given a web server and (later) a worker sharing one metrics directory
     shared = tmp_path / "metrics"
-    env = {"PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    env: dict[str, Any] = {"PROMETHEUS_MULTIPROC_DIR": str(shared)}
     _purge_broker()
     workers = Workers({**_celery_workers.env, **env}, tmp_path)
     try:

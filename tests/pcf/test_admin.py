@@ -41,8 +41,8 @@ def test_api_client_change_page_hides_the_secrets(admin_client: Client, tenant: 
 
 def test_resource_changelist_with_search_and_filters(admin_client: Client, tenant: Any) -> None:
     # given resources of two types, one soft-deleted
-    doc = ResourceFactory(tenant=tenant.client_model, name="Findable doc", type="document")
-    ResourceFactory(tenant=tenant.client_model, name="A picture", type="image")
+    doc = ResourceFactory.create(tenant=tenant.client_model, name="Findable doc", type="document")
+    ResourceFactory.create(tenant=tenant.client_model, name="A picture", type="image")
     Resource.objects.filter(pk=doc.pk).update(deleted_at=doc.created_at)
     url = "/admin/resources/resource/"
     # when the changelist is opened, searched and filtered each way
@@ -69,7 +69,7 @@ def test_resource_changelist_with_search_and_filters(admin_client: Client, tenan
 
 def test_resource_change_page_loads(admin_client: Client, tenant: Any) -> None:
     # given a resource / when its change page is opened / then it loads
-    resource = ResourceFactory(tenant=tenant.client_model, metadata={"k": [1, 2]})
+    resource = ResourceFactory.create(tenant=tenant.client_model, metadata={"k": [1, 2]})
     response = admin_client.get(f"/admin/resources/resource/{resource.pk}/change/")
     assert response.status_code == 200 and resource.public_id.encode() in response.content
 

@@ -72,7 +72,7 @@ def test_json_nested_deeper_than_64_levels_is_400_everywhere(
     quiet_api: APIClient, path: str, depth: int, with_key: bool
 ) -> None:
     # given a body nested past the limit, with or without an Idempotency-Key
-    extra = {"HTTP_IDEMPOTENCY_KEY": f"deep-{path}-{depth}"} if with_key else {}
+    extra: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": f"deep-{path}-{depth}"} if with_key else {}
     # when posted
     response = quiet_api.generic(
         "POST", path, nested(depth), content_type="application/json", **extra

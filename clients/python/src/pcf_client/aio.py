@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -108,7 +108,7 @@ class AsyncPcfClient:
     # Batches
 
     async def send_batch(
-        self, operations: list[Mapping[str, Any]], *, atomic: bool = False, **options: Any
+        self, operations: Sequence[Mapping[str, Any]], *, atomic: bool = False, **options: Any
     ) -> BatchReport:
         """One `POST /v1/batch` as given (atomic, references and depends_on work here,
         within the server's limits); `batch()` is for any number of operations."""

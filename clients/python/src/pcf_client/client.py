@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -108,7 +108,7 @@ class PcfClient:
     # Batches
 
     def send_batch(
-        self, operations: list[Mapping[str, Any]], *, atomic: bool = False, **options: Any
+        self, operations: Sequence[Mapping[str, Any]], *, atomic: bool = False, **options: Any
     ) -> BatchReport:
         """One `POST /v1/batch` as given (atomic, references and depends_on work here,
         within the server's limits); `batch()` is for any number of operations."""
