@@ -70,8 +70,7 @@ def read_multipart(request: HttpRequest, consume: Consume[T], *, query_options: 
     options: Any = query_options
     form_options = False
     spool: Any = None
-    done = False
-    result: Any = None
+    results: list[T] = []  # the one consume() result, once the file part was read
     for item_type, meta, part in Parser(stream, boundary.encode("ascii")):
         if item_type not in (FIELD, FILE):
             continue
@@ -90,19 +89,18 @@ def read_multipart(request: HttpRequest, consume: Consume[T], *, query_options: 
                 raise field_error("options", "Too long")
             options = raw.decode("utf-8", errors="replace")
             form_options = True
-        elif name == "file" and not done and spool is None:
+        elif name == "file" and not results and spool is None:
             if form_options or query_options is not None:
-                result = consume(options, iter(part))
-                done = True
+                results.append(consume(options, iter(part)))
             else:
                 spool = _spool(iter(part))
         else:
             # Unknown parts are read past, never kept.
             for _ in part:
                 pass
-    if not done:
+    if not results:
         if spool is None:
             raise field_error("file", "A CSV file is required")
         with spool:
-            result = consume(options, iter(lambda: spool.read(READ_SIZE), b""))
-    return result
+            results.append(consume(options, iter(lambda: spool.read(READ_SIZE), b"")))
+    return results[0]

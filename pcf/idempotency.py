@@ -279,10 +279,10 @@ def _worth_storing(response: HttpResponseBase) -> bool:
 
 
 def _read_key(request: HttpRequest) -> str | None:
-    key = request.META.get(HEADER)
-    if key is None:
+    raw: str | None = request.META.get(HEADER)
+    if raw is None:
         return None
-    key = key.strip()
+    key = raw.strip()
     # Control characters (NUL above all: PostgreSQL text cannot hold it) are refused.
     if not key or len(key) > MAX_KEY_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in key):
         raise field_error(
