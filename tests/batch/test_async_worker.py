@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from resources.models import Resource
-from tests.batch.conftest import create, post_batch
+from tests.batch.helpers import create, post_batch
 from tests.waiting import wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from resources.models import Resource
-from tests.batch.conftest import RowLock, create, in_thread, post_batch
+from tests.batch.helpers import RowLock, create, in_thread, post_batch
 
 
 def statuses(response):

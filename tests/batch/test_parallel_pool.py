@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from pcf.models import ApiClient
-from tests.batch.conftest import RowLock
+from tests.batch.helpers import RowLock
 from tests.factories import ResourceFactory
 from tests.live_server import LiveServer, live_server
 

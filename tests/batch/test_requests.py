@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from resources.models import Resource
-from tests.batch.conftest import create, post_batch
+from tests.batch.helpers import create, post_batch
 
 
 def statuses(response):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from resources.models import Resource
-from tests.batch.conftest import create, post_batch
+from tests.batch.helpers import create, post_batch
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.faults.conftest import MakeReceiver, StartStack
+from tests.faults.helpers import MakeReceiver, StartStack
 from tests.stack import Stack, WebhookReceiver, upload_csv, wait_until, write_csv
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]

@@ -27,8 +27,8 @@ from imports.verbatim import VerbatimPlan, verbatim_plan, verbatim_rows
 from jobs.models import Chunk, Job, JobError
 from resources.bulk_write import resources_copy_verbatim
 from resources.models import Resource
-from tests.conftest import Tenant
 from tests.imports.helpers import run_chunks, upload
+from tests.tenants import Tenant
 from tests.waiting import wait_finished
 
 pytestmark = pytest.mark.django_db
