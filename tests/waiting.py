@@ -8,6 +8,8 @@ import inspect
 import time
 from typing import Any
 
+from django.db import connection
+
 from jobs.models import Job
 
 FINISHED = ("completed", "failed", "cancelled")
@@ -38,6 +40,17 @@ async def wait_for_async(predicate: Any, timeout: float = 30, interval: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+def waiting_on_locks() -> int:
+    """How many sessions of this test database wait on a lock (a held row, another
+    transaction's uncommitted key): what a test waits for to know they are blocked."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
 
 
 def wait_finished(job: Job | str, timeout: float = 30) -> Job:
