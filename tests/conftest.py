@@ -1,6 +1,7 @@
 """Shared fixtures: tenants with real tokens and authenticated API clients.
 
-Area-specific fixtures live in tests/<area>/conftest.py."""
+Area-specific fixtures live in tests/<area>/conftest.py; helpers that tests import
+live in plain modules (tests/tenants.py, tests/<area>/helpers.py), never in a conftest."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from pcf.models import ApiClient
+from tests.tenants import Tenant
 
 pytest_plugins = ["tests.worker_fixtures"]
 
@@ -33,19 +34,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if browser:
         config.hook.pytest_deselected(items=browser)
         items[:] = [item for item in items if E2E_DIR not in item.path.parents]
-
-
-class Tenant:
-    """A tenant with its token and an authenticated test client."""
-
-    def __init__(self, name: str) -> None:
-        self.client_model, self.token = ApiClient.issue(name)
-        self.api = APIClient()
-        self.api.credentials(HTTP_AUTHORIZATION=f"Bearer {self.token}")
-
-    @property
-    def auth_header(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
 
 
 @pytest.fixture

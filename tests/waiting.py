@@ -1,9 +1,14 @@
-"""Polling helpers for tests whose work runs in other processes (real Celery workers)."""
+"""Polling helpers: a test waits for the event it needs, never for a fixed time, with an
+upper bound that only a hang reaches (tests also pass on a loaded 2-core machine)."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import time
 from typing import Any
+
+from django.db import connection
 
 from jobs.models import Job
 
@@ -20,6 +25,32 @@ def wait_for(predicate: Any, timeout: float = 30, interval: float = 0.05) -> Any
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+async def wait_for_async(predicate: Any, timeout: float = 30, interval: float = 0.05) -> Any:
+    """`wait_for` inside an event loop: it sleeps with asyncio, so the loop keeps serving
+    what the test waits on (streams it reads). `predicate` may return an awaitable."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+def waiting_on_locks() -> int:
+    """How many sessions of this test database wait on a lock (a held row, another
+    transaction's uncommitted key): what a test waits for to know they are blocked."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
 
 
 def wait_finished(job: Job | str, timeout: float = 30) -> Job:

@@ -8,7 +8,7 @@ import pytest
 from jobs.engine.execution import chunk_run
 from jobs.models import Chunk, Job
 from resources.models import Resource
-from tests.batch.conftest import create, post_batch
+from tests.batch.helpers import create, post_batch
 
 
 def run_job_chunks(job_id: str) -> Job:

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from resources.models import Resource
-from tests.batch.conftest import create, post_batch
-from tests.waiting import wait_for_job
+from tests.batch.helpers import create, post_batch
+from tests.waiting import wait_for, wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -41,11 +40,8 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/batch-complete"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def wait(self, timeout: float = 30) -> dict[str, Any]:
-        give_up = time.monotonic() + timeout
-        while not self.received:
-            assert time.monotonic() < give_up, "no webhook delivery"
-            time.sleep(0.05)
+    def wait(self, timeout: float = 60) -> dict[str, Any]:
+        wait_for(lambda: self.received, timeout)
         return self.received[0]
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from resources.batch import executor, operations, services
 from resources.models import Resource
-from tests.batch.conftest import create, post_batch
+from tests.batch.helpers import create, post_batch
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,12 @@ import time
 import pytest
 
 from resources.models import Resource
-from tests.batch.conftest import RowLock, create, in_thread, post_batch
+from tests.batch.helpers import RowLock, create, in_thread, post_batch
+from tests.waiting import wait_for, waiting_on_locks
+
+# A batch timeout that leaves room for the operations that must finish on a loaded
+# machine; the operation on a RowLock's row waits far longer (the lock is held 30 s).
+TIMEOUT_MS = 2000
 
 
 def statuses(response):
@@ -172,10 +177,7 @@ def test_parallel_runs_operations_concurrently(api, make_resource):
         # when: the batch runs with parallel=2 while op1 waits on the lock
         thread, holder = in_thread(post_batch, api, ops, parallel=2)
         # then: op2 commits while op1 is still blocked (impossible one by one)
-        deadline = time.monotonic() + 10
-        while not Resource.objects.filter(name="fast2").exists():
-            assert time.monotonic() < deadline, "op2 did not run while op1 was blocked"
-            time.sleep(0.02)
+        wait_for(lambda: Resource.objects.filter(name="fast2").exists(), timeout=60)
         assert not Resource.objects.filter(name="slow2").exists()
     thread.join(timeout=30)
     assert statuses(holder["result"]) == [200, 200]
@@ -192,6 +194,9 @@ def test_parallel_one_is_sequential(api, make_resource):
     ]
     with RowLock("slow"):
         thread, holder = in_thread(post_batch, api, ops, parallel=1)
+        wait_for(lambda: waiting_on_locks() >= 1, timeout=60)
+        # Part of the scenario: op1 is blocked; half a second in which op2, were it run
+        # beside op1, would commit (nothing signals an operation that never starts).
         time.sleep(0.5)
         # then: op2 waits behind op1
         assert not Resource.objects.filter(name="fast2").exists()
@@ -262,10 +267,11 @@ def test_timeout_marks_unfinished_operations_and_keeps_finished_ones(api, make_r
     with RowLock("locked"):
         started = time.monotonic()
         # when
-        response = post_batch(api, ops, timeout_ms=400)
+        response = post_batch(api, ops, timeout_ms=TIMEOUT_MS)
         elapsed = time.monotonic() - started
-    # then: op1 applied; op2 (started) and op3 (not started) TIMEOUT 504, counted failed
-    assert elapsed < 5
+    # then: op1 applied; op2 (started) and op3 (not started) TIMEOUT 504, counted failed;
+    # the answer came at the batch's deadline, not when the lock would have let go (30 s)
+    assert elapsed < 20
     assert statuses(response) == [200, 504, 504]
     assert codes(response)[1:] == ["TIMEOUT", "TIMEOUT"]
     assert response.json()["meta"]["failed"] == 2
@@ -286,7 +292,7 @@ def test_atomic_with_timeout_undoes_everything(api, make_resource):
     ]
     with RowLock("locked"):
         # when
-        response = post_batch(api, ops, atomic=True, timeout_ms=400)
+        response = post_batch(api, ops, atomic=True, timeout_ms=TIMEOUT_MS)
     # then: the finished one is ROLLED_BACK, the others TIMEOUT; nothing applied
     assert statuses(response) == [424, 504, 504]
     assert codes(response) == ["ROLLED_BACK", "TIMEOUT", "TIMEOUT"]
@@ -302,7 +308,7 @@ def test_parallel_with_timeout(api, make_resource):
         create(f"n{i}") for i in range(5)
     ]
     with RowLock("locked"):
-        response = post_batch(api, ops, parallel=3, timeout_ms=400)
+        response = post_batch(api, ops, parallel=3, timeout_ms=TIMEOUT_MS)
     # then: the blocked one timed out and was not applied; the creates went through
     assert statuses(response) == [504, 201, 201, 201, 201, 201]
     assert Resource.objects.get(public_id="locked").name != "late"

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from pcf.models import IdempotencyRecord
 from resources.models import Resource
-from tests.batch.conftest import post_batch, post_body
+from tests.batch.helpers import post_batch, post_body
 from tests.factories import ResourceFactory
 
 pytestmark = pytest.mark.django_db

@@ -13,28 +13,27 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.e2e.helpers import (
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    ASYNC_UNSAFE,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    FLOWER_LOGIN,
+    Console,
+    Flower,
+    new_page,
+)
 from tests.live_server import LiveServer, live_server
 from tests.stack import free_port, wait_until
 from tests.worker_fixtures import _test_database_env
-
-ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
-CHROMIUM = os.environ.get("PCF_E2E_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-ADMIN_USER, ADMIN_PASSWORD = "operator", "operator-pw-e2e-1"
-FLOWER_LOGIN = ("flower", "flower-pw-e2e-1")
-# Browser waits: generous for a loaded 2-core machine, still far below a hang.
-TIMEOUT_MS = 20_000
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -69,34 +68,11 @@ def server(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveServer
         yield running
 
 
-@dataclass
-class Console:
-    """Console errors and uncaught exceptions of every page of one test."""
-
-    problems: list[str] = field(default_factory=list)
-
-    def watch(self, page: Page) -> Page:
-        def on_console(message: ConsoleMessage) -> None:
-            if message.type == "error":
-                where = message.location.get("url", "")
-                self.problems.append(f"console error on {page.url}: {message.text} ({where})")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda exc: self.problems.append(f"page error on {page.url}: {exc}"))
-        page.set_default_timeout(TIMEOUT_MS)
-        return page
-
-
 @pytest.fixture
 def console() -> Iterator[Console]:
     seen = Console()
     yield seen
     assert seen.problems == [], "\n".join(seen.problems)
-
-
-def new_page(browser: Browser, console: Console, base: str, **options: Any) -> Page:
-    context: BrowserContext = browser.new_context(base_url=base, accept_downloads=True, **options)
-    return console.watch(context.new_page())
 
 
 @pytest.fixture
@@ -115,12 +91,6 @@ def admin_page(
     page.wait_for_url("**/admin/")
     yield page
     page.context.close()
-
-
-@dataclass(frozen=True)
-class Flower:
-    url: str
-    process: subprocess.Popen[bytes]
 
 
 @pytest.fixture

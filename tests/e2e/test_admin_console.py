@@ -16,11 +16,11 @@ from playwright.sync_api import Page, expect
 
 from jobs.models import Job
 from pcf.redis import redis_client
-from tests.conftest import Tenant
 from tests.jobs.handlers import gate_key
 from tests.jobs.helpers import make_job
 from tests.live_server import LiveServer
 from tests.stack import wait_until
+from tests.tenants import Tenant
 from tests.worker_fixtures import Workers
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,9 +10,9 @@ from urllib.parse import quote, urlencode
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.conftest import Tenant
-from tests.e2e.conftest import FLOWER_LOGIN, Console, Flower, new_page
+from tests.e2e.helpers import FLOWER_LOGIN, Console, Flower, new_page
 from tests.live_server import LiveServer, live_server
+from tests.tenants import Tenant
 from tests.worker_fixtures import Workers
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,15 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
+from tests.faults.helpers import MakeReceiver, StartStack
 from tests.stack import Stack, WebhookReceiver, migrated_template, owned_stack
-
-StartStack = Callable[..., Stack]
-MakeReceiver = Callable[[list[int]], WebhookReceiver]
 
 
 @pytest.fixture(scope="session")

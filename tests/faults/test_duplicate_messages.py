@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import StartStack
+from tests.faults.helpers import StartStack
 from tests.stack import CHUNK_TASK, upload_csv, wait_finished, wait_until, write_csv
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]

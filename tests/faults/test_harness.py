@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import StartStack
+from tests.faults.helpers import StartStack
 from tests.stack import (
     OwnedPostgres,
     OwnedRedis,

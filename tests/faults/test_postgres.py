@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import MakeReceiver, StartStack
+from tests.faults.helpers import MakeReceiver, StartStack
 from tests.faults.outcome import (
     STALL_LIMIT_SECONDS,
     exact_import,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import StartStack
+from tests.faults.helpers import StartStack
 from tests.faults.outcome import STALL_LIMIT_SECONDS, exact_import, import_outcome
 from tests.stack import upload_csv, wait_processing, watch_job, write_csv
 

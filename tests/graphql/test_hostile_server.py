@@ -1,6 +1,6 @@
-"""Against a real server process: a fragment bomb is refused (400, GraphQL shape) within a
-second and never blocks the event loop: a concurrent /healthz keeps answering within
-one second."""
+"""Against a real server process: a fragment bomb is refused (400, GraphQL shape) without
+walking its spreads and never blocks the event loop: a concurrent /healthz keeps
+answering."""
 
 from __future__ import annotations
 
@@ -17,8 +17,11 @@ from tests.graphql.documents import fragment_bomb, fragment_chain
 from tests.live_server import LiveServer, live_server
 
 BOMBS = 20  # requests sent back to back while /healthz is polled
-HEALTHZ_BUDGET_SECONDS = 1.0
-BOMB_BUDGET_SECONDS = 1.0
+# Walking the bomb's 10^9 spreads takes many minutes, and holds /healthz as long if it
+# happens on the event loop; refusing it takes milliseconds. Bounds in between, with
+# room for a loaded machine, tell the two apart.
+HEALTHZ_BUDGET_SECONDS = 5.0
+BOMB_BUDGET_SECONDS = 10.0
 
 
 @pytest.fixture
@@ -66,8 +69,8 @@ def test_fragment_bombs_never_block_other_requests(server: LiveServer) -> None:
             assert health.status_code == 200
     attacker.join(60)
 
-    # then: every document was refused in GraphQL shape, each bomb within a second,
-    # and /healthz always answered within a second
+    # then: every document was refused in GraphQL shape, each bomb within its budget,
+    # and /healthz always answered within its budget
     assert not failures, failures
     assert len(answers) == BOMBS
     for kind, status, body, elapsed in answers:

@@ -1,4 +1,5 @@
-"""Document limits: aliases, depth and size are refused before anything executes."""
+"""Document limits: aliases, repeated fields, depth and size are refused before anything
+executes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 from django.test import override_settings
 from graphql import get_introspection_query
 
+from resources.graphql.limits import MAX_REPEATED_FIELDS
 from resources.models import Resource
 
 
@@ -133,7 +135,7 @@ def test_graphiqls_schema_query_passes_the_depth_limit_in_debug(gql):
 def test_no_graphiql_without_debug(tenant):
     # when
     page = tenant.api.get("/v1/graphql", HTTP_ACCEPT="text/html")
-    # then: GET is not a method of the endpoint (tests/graphql/test_review_fixes.py)
+    # then: GET is not a method of the endpoint (tests/graphql/test_methods.py)
     assert page.status_code == 405
 
 
@@ -191,3 +193,25 @@ def test_too_many_batched_operations(gql):
     # then
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize(
+    "selection",
+    ["__typename", 'resource(id: "x") { id }', "... on Query { __typename }"],
+)
+def test_a_field_repeated_1000_times_is_a_clear_limit_error(gql, selection):
+    # when
+    body = gql.refused("{ " + " ".join([selection] * 1000) + " }")
+    # then: the contract's code and a message naming the limit
+    assert body["data"] is None
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BATCH_TOO_LARGE"
+    assert f"at most {MAX_REPEATED_FIELDS}" in error["message"]
+    assert "aborted" not in error["message"].lower()
+
+
+def test_repeats_up_to_the_limit_still_run(gql):
+    # when
+    body = gql("{ " + " ".join(["__typename"] * MAX_REPEATED_FIELDS) + " }")
+    # then
+    assert body == {"data": {"__typename": "Query"}}

@@ -1,5 +1,5 @@
 """POST /v1/import/resources: the cookbook example, every option and every bad input.
-Chunks run through the engine's chunk runner in-process (see conftest.run_chunks)."""
+Chunks run through the engine's chunk runner in-process (see tests/imports/helpers.run_chunks)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Long CSV records and cells (issue 11, item 2): a record over PCF_CSV_MAX_RECORD_BYTES
 is a 400 at upload naming its line, nothing written; cells up to that size reach the
-row checks on the workers (chunks run in-process, see conftest.run_chunks)."""
+row checks on the workers (chunks run in-process, see tests/imports/helpers.run_chunks)."""
 
 from __future__ import annotations
 

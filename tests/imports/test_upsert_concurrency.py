@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -13,19 +12,22 @@ from django.db.models import Count
 from pcf.models import ApiClient
 from resources.models import Resource
 from resources.services import RowValues, resources_upsert
+from tests.waiting import wait_for, waiting_on_locks
 
 NAMES = [f"shared-{i}" for i in range(50)]
 
 
-def upsert_in_thread(tenant: ApiClient, names: list[str], hold: float, out: list[Any]) -> None:
+def upsert_in_thread(
+    tenant: ApiClient, names: list[str], out: list[Any], hold: threading.Event | None = None
+) -> None:
+    """Upsert `names`; with `hold`, keep the transaction (and its locks) open after the
+    upsert until `hold` is set."""
     try:
         with transaction.atomic():
             rows = [RowValues(None, n, "document", None, None) for n in names]
             out.extend(resources_upsert(tenant=tenant, key="name", rows=rows))
-            if hold:
-                # Keep the transaction (and its locks) open while the other one starts.
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_sleep(%s)", [hold])
+            if hold is not None:
+                hold.wait(timeout=60)
     finally:
         connection.close()
 
@@ -36,12 +38,16 @@ def test_concurrent_upserts_of_the_same_new_names_create_each_once() -> None:
     tenant, _ = ApiClient.issue("race")
     first: list[str] = []
     second: list[str] = []
-    a = threading.Thread(target=upsert_in_thread, args=(tenant, NAMES, 0.5, first))
-    b = threading.Thread(target=upsert_in_thread, args=(tenant, NAMES[::-1], 0, second))
-    # when: the second starts while the first still holds its transaction open
+    release = threading.Event()
+    a = threading.Thread(target=upsert_in_thread, args=(tenant, NAMES, first, release))
+    b = threading.Thread(target=upsert_in_thread, args=(tenant, NAMES[::-1], second))
+    # when: the second starts once the first has upserted and holds its transaction open,
+    # and the first commits only once the second waits on its rows
     a.start()
-    time.sleep(0.2)
+    wait_for(lambda: first, timeout=60)
     b.start()
+    wait_for(lambda: waiting_on_locks() >= 1, timeout=60)
+    release.set()
     a.join()
     b.join()
     # then: one resource per name; the later transaction updated what the first created

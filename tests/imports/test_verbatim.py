@@ -4,7 +4,7 @@ texts may go to COPY as uploaded, that they store exactly what the general path 
 and that whatever PostgreSQL refuses falls back to the general path, row by row, with
 nothing written twice.
 
-Chunks run in-process through the engine's chunk runner (conftest.run_chunks), except
+Chunks run in-process through the engine's chunk runner (tests/imports/helpers.run_chunks), except
 the one test marked slow, which uses real Celery workers. Whether a chunk took the
 verbatim path is read from the queries it ran: only that path sets pcf.copy_tenant_id."""
 
@@ -28,8 +28,8 @@ from imports.verbatim import VerbatimPlan, verbatim_plan, verbatim_rows
 from jobs.models import Chunk, Job, JobError
 from resources.models import Resource
 from resources.services import resources_copy_verbatim
-from tests.conftest import Tenant
 from tests.imports.helpers import run_chunks, upload
+from tests.tenants import Tenant
 from tests.waiting import wait_finished
 
 pytestmark = pytest.mark.django_db

@@ -32,10 +32,22 @@ def written_key(job_id: str, seq: int) -> str:
     return f"pcf:test:chunk-written:{job_id}:{seq}"
 
 
+def release_key(job_id: str, seq: int) -> str:
+    return f"pcf:test:chunk-release:{job_id}:{seq}"
+
+
+def release(job_id: str, seq: int) -> None:
+    """Let a chunk of payload {"hold": true} commit (this run and any later one)."""
+    redis_client().set(release_key(job_id, seq), 1, ex=300)
+
+
 @register_chunk_handler("test.rows")
 def create_rows(job: Job, chunk: Chunk) -> ChunkOutcome:
-    """Payload {"names": [...], "sleep": s}: one resource per name; names starting with
-    "bad" are row errors. Sleeps after writing, so a test can kill a worker mid-chunk."""
+    """Payload {"names": [...], "sleep": s, "hold": bool}: one resource per name; names
+    starting with "bad" are row errors. After writing (`written_key`) it sleeps s
+    seconds, and with "hold" it waits until the test calls `release`: its transaction
+    stays open, so a test can kill a worker or cancel the job mid-chunk, however slowly
+    it gets there."""
     payload = chunk.payload or {}
     specs, errors = [], []
     for position, name in enumerate(payload["names"]):
@@ -46,6 +58,8 @@ def create_rows(job: Job, chunk: Chunk) -> ChunkOutcome:
             specs.append(parse_create({"name": name, "type": "document"}))
     resources_insert_many(tenant=job.tenant, specs=specs)
     redis_client().set(written_key(job.id, chunk.seq), "1", ex=300)
+    if payload.get("hold"):
+        _wait_for_counter(release_key(job.id, chunk.seq), above=0)
     time.sleep(float(payload.get("sleep", 0)))
     return ChunkOutcome(
         successful=len(specs),
@@ -175,9 +189,19 @@ def gate_key(job_id: str) -> str:
     return f"pcf:test:gate:{job_id}"
 
 
-# A gated chunk gives up waiting after this long (a test that forgot to open its gate
-# must not hold a worker for ever).
+# A gated or held chunk gives up waiting after this long (a test that forgot to open its
+# gate must not hold a worker for ever).
 GATE_TIMEOUT_SECONDS = 120
+
+
+def _wait_for_counter(key: str, *, above: int) -> None:
+    """Wait until the Redis counter `key` is above `above` (a test sets or INCRs it)."""
+    client = redis_client()
+    deadline = time.monotonic() + GATE_TIMEOUT_SECONDS
+    while int(client.get(key) or 0) <= above:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{key} not above {above} within {GATE_TIMEOUT_SECONDS}s")
+        time.sleep(0.05)
 
 
 @register_chunk_handler("test.gated")
@@ -185,11 +209,6 @@ def gated(job: Job, chunk: Chunk) -> ChunkOutcome:
     """Payload {"rows": n}: waits until the job's gate counter (Redis, `gate_key`) is
     above the chunk's seq, then counts n successful rows. A test opens the gate one chunk
     at a time (INCR) to make progress advance step by step."""
-    client = redis_client()
-    deadline = time.monotonic() + GATE_TIMEOUT_SECONDS
-    while int(client.get(gate_key(job.id)) or 0) <= chunk.seq:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gate of {job.id} not opened for chunk {chunk.seq}")
-        time.sleep(0.05)
+    _wait_for_counter(gate_key(job.id), above=chunk.seq)
     rows = int((chunk.payload or {}).get("rows", 1))
     return ChunkOutcome(successful=rows, failed=0)

@@ -19,8 +19,8 @@ from django.utils import timezone
 from jobs.engine import execution
 from jobs.models import Chunk, Job, JobError, WebhookMessage
 from jobs.parsing import parse_webhook_option
-from tests.conftest import Tenant
 from tests.jobs.helpers import make_job
+from tests.tenants import Tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -3,8 +3,6 @@ row and its chunks in opposite orders, so the cancel must not wait for the messa
 
 from __future__ import annotations
 
-import time
-
 import psycopg
 import pytest
 from django.db import connection
@@ -36,14 +34,13 @@ def test_cancel_skips_a_message_a_worker_holds_and_frees_it_later(tenant, settin
     try:
         worker.execute("UPDATE jobs_dispatch SET started_at = now() WHERE id = %s", [message.pk])
         # when the job is cancelled (a lock wait would be a LockNotAvailable here, and
-        # with the worker's next step, waiting on a chunk the cancel holds, a deadlock)
+        # with the worker's next step, waiting on a chunk the cancel holds, a deadlock;
+        # the worker never lets go in this block, so any wait on it hits the timeout)
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '5s'")
-        started = time.monotonic()
         cancelled = lifecycle.job_cancel(job=job)
-        elapsed = time.monotonic() - started
-        # then it answers at once, every chunk cancelled, the held message left alone
-        assert cancelled.status == JobStatus.CANCELLED and elapsed < 4
+        # then it answers without waiting, every chunk cancelled, the held message left alone
+        assert cancelled.status == JobStatus.CANCELLED
         assert not Chunk.objects.filter(job=job, status=ChunkStatus.PENDING).exists()
         assert Dispatch.objects.filter(pk=message.pk).exists()
     finally:

@@ -17,7 +17,7 @@ from jobs.parsing import parse_webhook_option
 from jobs.webhooks import payload_for
 from pcf.redis import redis_client
 from tests.imports.helpers import run_chunks, upload
-from tests.jobs.handlers import written_key
+from tests.jobs.handlers import release, written_key
 from tests.jobs.helpers import make_job
 from tests.waiting import wait_for
 
@@ -98,11 +98,12 @@ def test_async_batch_skipped_operations_agree_everywhere(tenant) -> None:
 def test_cancel_during_a_running_chunk_counts_it_and_finishes_after_it(
     tenant, allow_private_webhooks
 ) -> None:
-    # given a job whose first chunk is running (written, still inside its transaction)
+    # given a job whose first chunk is running (written, still inside its transaction
+    # until the test releases it)
     webhook = parse_webhook_option("http://127.0.0.1:9/hook")
     job = make_job(
         tenant.client_model,
-        [{"names": ["a", "b"], "sleep": 1.0}, {"names": ["c"]}],
+        [{"names": ["a", "b"], "hold": True}, {"names": ["c"]}],
         webhook=webhook,
     )
     first, second = Chunk.objects.filter(job=job).order_by("seq")
@@ -118,7 +119,8 @@ def test_cancel_during_a_running_chunk_counts_it_and_finishes_after_it(
     assert Chunk.objects.get(pk=second.pk).status == "cancelled"
     # and when the running chunk commits, it is counted in progress and summary alike,
     # and the job is finished only then
-    runner.join(timeout=30)
+    release(job.id, 0)
+    runner.join(timeout=60)
     body = tenant.api.get(f"/v1/jobs/{job.id}").json()
     assert body["status"] == "cancelled"
     assert body["progress"]["processed"] == 2 and body["progress"]["successful"] == 2

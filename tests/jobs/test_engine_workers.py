@@ -52,14 +52,16 @@ def _committed_rows(tenant) -> int:
 @pytest.mark.parametrize("victim", ["whole worker", "pool process"])
 def test_sigkill_mid_chunk_then_fresh_worker_gives_exact_rows(tenant, celery_beat, victim) -> None:
     # given a job whose chunks write their rows, then work for a while before committing
+    # (the first one until the test releases it)
     from django.db.models import Count
 
     from pcf.redis import redis_client
-    from tests.jobs.handlers import written_key
+    from tests.jobs.handlers import release, written_key
 
     celery_beat.kill9()
     worker = celery_beat.start(concurrency=1)
     chunks = [{"names": _names(c, 5), "sleep": 1.0} for c in range(4)]
+    chunks[0]["hold"] = True
     job = make_job(tenant.client_model, chunks)
     first = Chunk.objects.get(job=job, seq=0)
     # when the worker is killed with SIGKILL while chunk 0 has written but not committed
@@ -72,6 +74,7 @@ def test_sigkill_mid_chunk_then_fresh_worker_gives_exact_rows(tenant, celery_bea
     else:
         for child in worker.pool_children():
             child.kill()
+    release(job.id, 0)
     # and a fresh worker (the sweeper, or the requeued message) finishes the job exactly
     job = wait_finished(job, timeout=60)
     assert job.status == "completed"
@@ -121,6 +124,8 @@ def test_cancel_stops_chunks_not_yet_started(tenant, celery_worker) -> None:
     done_at_cancel = Chunk.objects.filter(job=job, status=ChunkStatus.DONE).count()
     import time
 
+    # Part of the scenario: a started chunk would be done within 1.5 s (0.3 s each),
+    # and no event marks a chunk that never starts.
     time.sleep(1.5)
     done = Chunk.objects.filter(job=job, status=ChunkStatus.DONE).count()
     assert done <= done_at_cancel + 1  # at most the chunk that was already running
@@ -198,6 +203,8 @@ def test_a_test_without_workers_is_not_raced_by_the_sessions_workers(tenant) -> 
     import time
 
     job = make_job(tenant.client_model, [{"names": ["a"]}])
+    # Part of the scenario: a worker would take the chunk within the second; there is
+    # no event for a task nobody takes.
     time.sleep(1.0)
     # then no worker took the chunk, and running it in-process applies it
     chunk = Chunk.objects.get(job=job)

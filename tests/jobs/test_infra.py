@@ -15,7 +15,7 @@ from jobs.models import Chunk, ChunkStatus, JobError
 from pcf.models import ApiClient
 from pcf.redis import redis_client
 from resources.models import Resource
-from tests.jobs.handlers import written_key
+from tests.jobs.handlers import release, written_key
 from tests.jobs.helpers import make_job
 from tests.waiting import wait_finished, wait_for
 
@@ -82,10 +82,10 @@ def test_data_errors_and_timeouts_are_not_infrastructure_errors() -> None:
 def test_a_chunk_whose_session_dies_mid_chunk_runs_again_and_never_fails(
     tenant, celery_worker
 ) -> None:
-    # given a chunk that writes its rows, then works for a while before committing
+    # given a chunk that writes its rows, then waits (for the test) before committing
     celery_worker.kill9()
     celery_worker.start(concurrency=1)
-    job = make_job(tenant.client_model, [{"names": ["a", "b", "c"], "sleep": 2.0}])
+    job = make_job(tenant.client_model, [{"names": ["a", "b", "c"], "hold": True}])
     wait_for(lambda: redis_client().get(written_key(job.id, 0)), timeout=30)
     # when the server terminates the worker's session in the middle of it
     with connection.cursor() as cursor:
@@ -95,6 +95,7 @@ def test_a_chunk_whose_session_dies_mid_chunk_runs_again_and_never_fails(
             " AND pid <> pg_backend_pid()"
         )
         assert cursor.fetchone()[0] == 1
+    release(job.id, 0)
     # then the worker waits for the database, runs the chunk again and it completes once
     job = wait_finished(job, timeout=60)
     assert (job.status, job.successful, job.failed) == ("completed", 3, 0)

@@ -129,8 +129,9 @@ def test_an_attempt_has_a_total_deadline(tenant, settings, raw_receiver) -> None
     started = time.monotonic()
     outbox.deliver(str(message.pk))
     elapsed = time.monotonic() - started
-    # then the attempt ended at its deadline, not at the receiver's pace, and will retry
-    assert elapsed < 5
+    # then the attempt ended at its deadline, not at the receiver's pace (100,000 bytes
+    # at 2 a second: 14 hours), and will retry; the bound leaves room for a loaded machine
+    assert elapsed < 30
     (attempt,) = WebhookDelivery.objects.filter(message=message)
     assert attempt.error == "timed out after 2s" and attempt.next_retry_at is not None
 
@@ -150,7 +151,7 @@ def test_an_attempt_reads_at_most_64_kib_of_the_answer(tenant, settings, raw_rec
     message = _message(tenant, receiver.url)
     # when it is attempted, then it succeeds without reading the rest
     assert outbox.deliver(str(message.pk)).startswith("delivered")
-    wait_for(lambda: receiver.sent, timeout=10)
+    wait_for(lambda: receiver.sent, timeout=30)
     assert receiver.sent[0] < 10 * 1024 * 1024  # the client hung up early
 
 

@@ -17,7 +17,7 @@ import pcf.asgi
 from jobs import sse
 from jobs.engine import lifecycle
 from tests.jobs.helpers import make_job
-from tests.waiting import wait_finished
+from tests.waiting import wait_finished, wait_for_async
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -70,16 +70,18 @@ def test_sse_sends_ordered_progress_then_complete_and_resumes(tenant, celery_wor
     chunks = [{"names": [f"n{c}-{i}" for i in range(2)], "sleep": 0.15} for c in range(6)]
     job = make_job(tenant.client_model, chunks, start=False)
 
-    async def scenario() -> httpx.Response:
-        # when a client listens, then the job starts
-        listening = asyncio.create_task(stream(job.id, tenant.token))
-        await asyncio.sleep(0.5)
+    async def scenario() -> Listening:
+        # when a client listens (its first line, `retry:`, is sent once it has
+        # subscribed to the job's progress), then the job starts
+        listening = Listening(job.id, tenant.token)
+        await wait_for_async(lambda: "retry:" in listening.text, timeout=60)
         await closing(lifecycle.job_start)(job=job, total=12)
-        return await listening
+        await asyncio.wait_for(listening.task, timeout=120)
+        return listening
 
     response = asyncio.run(scenario())
     # then the stream has ordered progress events, then one `complete`, then it closed
-    assert response.status_code == 200
+    assert response.status == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     assert "gzip" not in response.headers.get("content-encoding", "")
     events = parse_events(response.text)
@@ -174,14 +176,6 @@ class Listening:
         return parse_events(self.text)
 
 
-async def until(predicate: Any, timeout: float = 60) -> None:
-    """Wait (in the event loop) until `predicate()` holds; fail after `timeout`."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 def test_sse_heartbeats_and_many_streams_share_no_threads(tenant, settings) -> None:
     # given a queued job with no chunks and short heartbeats
     settings.PCF_SSE_HEARTBEAT_SECONDS = 0.2
@@ -192,10 +186,10 @@ def test_sse_heartbeats_and_many_streams_share_no_threads(tenant, settings) -> N
         # when as many clients as a tenant may have listen at once
         streams = [Listening(job.id, tenant.token) for _ in range(20)]
         # and every one of them has had a heartbeat
-        await until(lambda: all(": heartbeat" in s.text for s in streams))
+        await wait_for_async(lambda: all(": heartbeat" in s.text for s in streams))
         # then the streams do not hold a thread each (threads of requests that
         # started may take a moment to wind down: wait for it)
-        await until(lambda: threading.active_count() - threads_before < 10)
+        await wait_for_async(lambda: threading.active_count() - threads_before < 10)
         # when the job then finishes (cancelled)
         await closing(lifecycle.job_cancel)(job=job)
         await asyncio.gather(*(s.task for s in streams))
@@ -219,22 +213,22 @@ def test_sse_streams_per_tenant_are_capped_with_retry_after(tenant, other_tenant
     async def scenario() -> None:
         # when the tenant holds 3 streams open
         held = [Listening(job.id, tenant.token) for _ in range(3)]
-        await until(lambda: all(": heartbeat" in s.text for s in held))
+        await wait_for_async(lambda: all(": heartbeat" in s.text for s in held))
         # then a 4th is a 429 RATE_LIMITED with Retry-After, in the contract's shape
         refused = Listening(job.id, tenant.token)
-        await until(lambda: refused.status is not None)
+        await wait_for_async(lambda: refused.status is not None)
         assert refused.status == 429
-        await until(lambda: refused.task.done())
+        await wait_for_async(lambda: refused.task.done())
         assert json.loads(refused.text)["error"]["code"] == "RATE_LIMITED"
         assert int(refused.headers["retry-after"]) > 0
         # and another tenant is not affected
         theirs = Listening(other_job.id, other_tenant.token)
-        await until(lambda: ": heartbeat" in theirs.text)
+        await wait_for_async(lambda: ": heartbeat" in theirs.text)
         # when one client goes away, a new stream is accepted again
         held[0].close()
-        await until(lambda: held[0].task.done())
+        await wait_for_async(lambda: held[0].task.done())
         again = Listening(job.id, tenant.token)
-        await until(lambda: again.status is not None)
+        await wait_for_async(lambda: again.status is not None)
         assert again.status == 200
         for listening in [*held[1:], theirs, again]:
             listening.close()
@@ -253,7 +247,7 @@ def test_sse_stream_ends_after_its_lifetime_and_resumes(tenant, settings) -> Non
         # when a client listens
         listening = Listening(job.id, tenant.token)
         # then the stream closes on its own
-        await until(lambda: listening.task.done(), timeout=30)
+        await wait_for_async(lambda: listening.task.done(), timeout=30)
         return listening
 
     first = asyncio.run(scenario())

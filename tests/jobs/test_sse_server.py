@@ -16,6 +16,7 @@ from django.conf import settings
 from jobs import progress
 from tests.jobs.helpers import make_job
 from tests.live_server import LiveServer, live_server
+from tests.waiting import wait_for_async
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -54,18 +55,11 @@ class Watching:
         await asyncio.gather(self.task, return_exceptions=True)
 
 
-async def until(predicate: Any, timeout: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
-
-
 async def watch(client: httpx.AsyncClient, server: LiveServer, job_id: str, token: str) -> Any:
     watching = Watching(client, f"{server.base}/v1/jobs/{job_id}/progress", token)
-    await until(lambda: watching.status is not None)
+    await wait_for_async(lambda: watching.status is not None)
     if watching.status == 200:
-        await until(lambda: "retry:" in watching.text)
+        await wait_for_async(lambda: "retry:" in watching.text)
     return watching
 
 
@@ -107,10 +101,7 @@ def test_the_stream_cap_holds_across_processes_and_outlives_a_crash(
                 accepted.append(attempt)
                 return attempt.status == 200
 
-            deadline = asyncio.get_running_loop().time() + 60
-            while not await one_more():
-                assert asyncio.get_running_loop().time() < deadline, "slots never expired"
-                await asyncio.sleep(0.5)
+            await wait_for_async(one_more, timeout=60, interval=0.5)
             for watching in [*held, *accepted]:
                 await watching.close()
 
@@ -132,6 +123,6 @@ def test_one_redis_subscription_per_process_whatever_the_streams(tenant: Any) ->
                 # and once they all went away, none
                 for watching in streams:
                     await watching.close()
-                await until(lambda: subscribers(job.id) == 0)
+                await wait_for_async(lambda: subscribers(job.id) == 0)
 
         asyncio.run(scenario())

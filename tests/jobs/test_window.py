@@ -109,7 +109,7 @@ def test_a_small_job_of_another_tenant_goes_next_not_after_the_backlog(
 
 def test_round_robin_across_tenants_never_starves_one(tenant, other_tenant, settings) -> None:
     # given three tenants with plenty of work and a window of 2
-    from tests.conftest import Tenant
+    from tests.tenants import Tenant
 
     settings.PCF_DISPATCH_WINDOW = 2
     third = Tenant("tenant-c")

@@ -65,23 +65,24 @@ def test_gzip_bomb_is_refused_quickly_with_413(api, settings):
     bomb = gzip.compress(b"\0" * (100 * 1024**2), compresslevel=9) * 100
     assert len(bomb) < 11 * 1024 * 1024
     # when
-    started = time.monotonic()
+    started = time.process_time()
     response = gzip_post(api, "/v1/batch", bomb)
-    elapsed = time.monotonic() - started
-    # then
+    cpu_seconds = time.process_time() - started
+    # then: refused after inflating about the cap (100 MB: ~0.5 s of CPU), not the
+    # whole 10 GB (~50 s); CPU time, not wall time, so a busy machine does not count
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
-    assert elapsed < 5
+    assert cpu_seconds < 5
 
 
 def test_inflate_stops_at_the_cap_with_bounded_work():
     # given: 1 GB of zeros compressed
     bomb = gzip.compress(b"\0" * (1024 * 1024)) * 1024
-    # when/then: the cap (1 MB) is hit after a few steps
-    started = time.monotonic()
+    source = io.BytesIO(bomb)
+    # when/then: the cap (1 MB) is hit after a few steps, having read a small part
     with pytest.raises(PayloadTooLarge):
-        inflate_gzip(io.BytesIO(bomb), limit=1024 * 1024)
-    assert time.monotonic() - started < 1
+        inflate_gzip(source, limit=1024 * 1024)
+    assert source.tell() < len(bomb) // 4
 
 
 def test_inflate_handles_concatenated_members_and_exact_cap():

@@ -18,9 +18,9 @@ from pcf.exceptions import ValidationError
 from pcf.pagination import CURSOR_LENGTH, CursorScope, decode_cursor, encode_cursor, parse_limit
 from resources.models import Resource
 from resources.selectors import resource_cursor
-from tests.conftest import Tenant
 from tests.jobs.helpers import make_job
 from tests.resources.helpers import create
+from tests.tenants import Tenant
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ ID_FORMAT = re.compile(r"res_[0-9a-f]{28}")
 
 def test_ids_have_the_documented_format_and_sort_by_creation_time():
     first = new_resource_id()
-    time.sleep(0.002)
+    time.sleep(0.002)  # the scenario: a later millisecond, the ids' time part
     second = new_resource_id()
     assert ID_FORMAT.fullmatch(first) and ID_FORMAT.fullmatch(second)
     assert first < second  # time first: new ids land on the right edge of the index
