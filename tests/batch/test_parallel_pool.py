@@ -24,7 +24,10 @@ POOL_TIMEOUT_SECONDS = 20  # how long a request waits for a connection, then fai
 @pytest.fixture
 def server(transactional_db: None) -> Iterator[LiveServer]:
     # A pool timeout shorter than the test's patience: on a starved pool, requests fail.
-    pool: dict[str, Any] = {"PCF_DB_POOL_MAX": str(POOL_MAX), "PCF_DB_POOL_TIMEOUT": str(POOL_TIMEOUT_SECONDS)}
+    pool: dict[str, Any] = {
+        "PCF_DB_POOL_MAX": str(POOL_MAX),
+        "PCF_DB_POOL_TIMEOUT": str(POOL_TIMEOUT_SECONDS),
+    }
     with live_server(**pool) as running:
         yield running
 
