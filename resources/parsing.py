@@ -141,7 +141,7 @@ Name = Annotated[StrictStr, Field(min_length=1, max_length=255), AfterValidator(
 
 
 class ResourceCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Annotated[StrictStr, Field(pattern=ID_PATTERN)] | None = None
     name: Name
@@ -153,7 +153,7 @@ class ResourceCreate(BaseModel):
 
 
 class ResourcePatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Name | None = None
     type: ResourceType | None = None
