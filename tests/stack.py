@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -40,6 +40,8 @@ import httpx
 import psutil
 import psycopg
 import redis
+
+from tests.polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -58,25 +60,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_until(
-    predicate: Callable[[], T | None],
-    *,
-    timeout: float,
-    what: str,
-    interval: float = 0.2,
-) -> T:
-    """Call `predicate` until it returns something truthy and return that; raise
-    AssertionError naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f}s")
-        time.sleep(interval)
 
 
 # --- PostgreSQL -------------------------------------------------------------------------
@@ -273,7 +256,7 @@ class OwnedRedis:
             "--save", "", "--appendonly", "no",
         ]  # fmt: skip
         self._popen = subprocess.Popen(argv, cwd=self.dir, start_new_session=True)
-        wait_until(self._answers, timeout=30, what="owned Redis answering", interval=0.05)
+        wait_for(self._answers, timeout=30, what="owned Redis answering", interval=0.05)
 
     def _answers(self) -> bool:
         with contextlib.suppress(redis.RedisError, OSError), self.client() as client:
@@ -356,7 +339,7 @@ class StackProcess:
                 raise RuntimeError(f"{self.name} exited early:\n{self.output()[-3000:]}")
             return text in self.output()
 
-        wait_until(seen, timeout=timeout, what=f"{self.name} logging {text!r}")
+        wait_for(seen, timeout=timeout, what=f"{self.name} logging {text!r}")
 
     def terminate(self) -> None:
         """SIGTERM the whole group (workers' pool children, gunicorn's workers); `reap`
@@ -485,7 +468,7 @@ class Stack:
         self.processes["chunks"].wait_for_log(" ready.")
         self.processes["webhooks"].wait_for_log(" ready.")
         self.processes["beat"].wait_for_log("beat: Starting")
-        wait_until(self._healthy, timeout=READY_SECONDS, what="web answering /healthz 200")
+        wait_for(self._healthy, timeout=READY_SECONDS, what="web answering /healthz 200")
         self.tokens.update(self._collect_tokens(pending_tokens))
 
     def _healthy(self) -> bool:
@@ -640,7 +623,7 @@ def wait_processing(client: httpx.Client, job_id: str, *, timeout: float = 120) 
         job = get_job(client, job_id)
         return job if job is not None and processed(job) > 0 else None
 
-    return wait_until(started, timeout=timeout, what=f"job {job_id} processing", interval=0.05)
+    return wait_for(started, timeout=timeout, what=f"job {job_id} processing", interval=0.05)
 
 
 def wait_finished(client: httpx.Client, job_id: str, *, timeout: float) -> dict[str, Any]:
@@ -655,7 +638,7 @@ def wait_finished(client: httpx.Client, job_id: str, *, timeout: float) -> dict[
         return job if job is not None and job["status"] in FINISHED else None
 
     try:
-        return wait_until(finished, timeout=timeout, what=f"job {job_id} finished", interval=0.5)
+        return wait_for(finished, timeout=timeout, what=f"job {job_id} finished", interval=0.5)
     except AssertionError as exc:
         raise AssertionError(f"{exc}; last seen: {last[0]}") from None
 

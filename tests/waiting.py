@@ -1,45 +1,16 @@
-"""Polling helpers: a test waits for the event it needs, never for a fixed time, with an
-upper bound that only a hang reaches (tests also pass on a loaded 2-core machine)."""
+"""Waits on the application's state (a job finished, sessions blocked on a lock), built
+on tests.polling.wait_for."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import time
 from typing import Any
 
 from django.db import connection
 
 from jobs.models import Job
+from tests.polling import wait_for
 
 FINISHED = ("completed", "failed", "cancelled")
-
-
-def wait_for(predicate: Any, timeout: float = 30, interval: float = 0.05) -> Any:
-    """Call `predicate` until it returns something truthy; return that, or fail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
-
-
-async def wait_for_async(predicate: Any, timeout: float = 30, interval: float = 0.05) -> Any:
-    """`wait_for` inside an event loop: it sleeps with asyncio, so the loop keeps serving
-    what the test waits on (streams it reads). `predicate` may return an awaitable."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(interval)
 
 
 def waiting_on_locks() -> int:

@@ -12,7 +12,8 @@ import pytest
 
 from resources.models import Resource
 from tests.batch.helpers import create, post_batch
-from tests.waiting import wait_for, wait_for_job
+from tests.polling import wait_for
+from tests.waiting import wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

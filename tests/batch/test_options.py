@@ -8,7 +8,8 @@ import pytest
 
 from resources.models import Resource
 from tests.batch.helpers import RowLock, create, in_thread, post_batch
-from tests.waiting import wait_for, waiting_on_locks
+from tests.polling import wait_for
+from tests.waiting import waiting_on_locks
 
 # A batch timeout that leaves room for the operations that must finish on a loaded
 # machine; the operation on a RowLock's row waits far longer (the lock is held 30 s).

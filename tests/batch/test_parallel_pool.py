@@ -15,7 +15,8 @@ from pcf.models import ApiClient
 from tests.batch.helpers import RowLock
 from tests.factories import ResourceFactory
 from tests.live_server import LiveServer, live_server
-from tests.waiting import wait_for, waiting_on_locks
+from tests.polling import wait_for
+from tests.waiting import waiting_on_locks
 
 POOL_MAX = 6  # threads for parallel batches: PCF_BATCH_THREADS_MAX defaults to half
 POOL_TIMEOUT_SECONDS = 20  # how long a request waits for a connection, then fails

@@ -11,7 +11,7 @@ from pcf_client.batching import AdaptiveBatcher
 from pcf.models import ApiClient
 from resources.models import Resource
 from tests.client.live import StartServer, start_server, token  # noqa: F401
-from tests.waiting import wait_for
+from tests.polling import wait_for
 
 
 def test_a_429_is_retried_after_retry_after(start_server: StartServer, token: str) -> None:

@@ -32,7 +32,8 @@ from tests.e2e.helpers import (
     new_page,
 )
 from tests.live_server import LiveServer, live_server
-from tests.stack import free_port, wait_until
+from tests.polling import wait_for
+from tests.stack import free_port
 from tests.worker_fixtures import _test_database_env
 
 
@@ -117,7 +118,7 @@ def flower(transactional_db: None, tmp_path: Path) -> Iterator[Flower]:
         return False
 
     try:
-        wait_until(answers, timeout=60, what="Flower answering")
+        wait_for(answers, timeout=60, what="Flower answering")
         yield Flower(url=url, process=process)
     finally:
         process.terminate()

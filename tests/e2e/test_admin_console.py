@@ -19,7 +19,7 @@ from pcf.redis import redis_client
 from tests.jobs.handlers import gate_key
 from tests.jobs.helpers import make_job
 from tests.live_server import LiveServer
-from tests.stack import wait_until
+from tests.polling import wait_for
 from tests.tenants import Tenant
 from tests.worker_fixtures import Workers
 
@@ -49,7 +49,7 @@ def _import_with_errors(server: LiveServer, tenant: Tenant) -> str:
         )
         assert answer.status_code == 202, answer.text
         job_id = str(answer.json()["job_id"])
-        wait_until(
+        wait_for(
             lambda: api.get(f"/v1/jobs/{job_id}").json()["status"] == "completed",
             timeout=60,
             what="the import finished",
@@ -125,7 +125,7 @@ def test_operator_console(
         assert Job.objects.get(pk=running).status == "cancelled"
         # and once the chunks already running commit, its page shows it settled
         _open_gate(running, 4)
-        wait_until(
+        wait_for(
             lambda: Job.objects.get(pk=running).finished_at is not None,
             timeout=60,
             what="the cancelled job settled",

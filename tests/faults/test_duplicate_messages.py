@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.faults.helpers import StartStack
-from tests.stack import CHUNK_TASK, upload_csv, wait_finished, wait_until, write_csv
+from tests.polling import wait_for
+from tests.stack import CHUNK_TASK, upload_csv, wait_finished, write_csv
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -44,7 +45,7 @@ def test_long_backlog_gets_no_duplicate_chunk_messages(
         job = wait_finished(client, job_id, timeout=600)
         took = time.monotonic() - accepted
     # (every message sent has reached the worker once the chunk queue is empty)
-    wait_until(lambda: stack.broker_backlog("chunks") == 0, timeout=120, what="queue drained")
+    wait_for(lambda: stack.broker_backlog("chunks") == 0, timeout=120, what="queue drained")
 
     # then the worker received exactly one message per chunk: none was sent twice
     received = stack.received("chunks")

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from tests.faults.helpers import MakeReceiver, StartStack
-from tests.stack import Stack, WebhookReceiver, upload_csv, wait_until, write_csv
+from tests.polling import wait_for
+from tests.stack import Stack, WebhookReceiver, upload_csv, write_csv
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -65,8 +66,8 @@ def test_pending_webhook_retry_survives_broker_loss(
     with stack.client(stack.tokens["tenant-a"]) as client:
         csv = write_csv(tmp_path / "import.csv", 10)
         job_id = upload_csv(client, csv, chunk_size=10, webhook={"url": receiver.url})["job_id"]
-    first = wait_until(receiver.snapshot, timeout=60, what="first webhook attempt")[0]
-    wait_until(lambda: _failed_attempts(stack, job_id), timeout=30, what="failure recorded")
+    first = wait_for(receiver.snapshot, timeout=60, what="first webhook attempt")[0]
+    wait_for(lambda: _failed_attempts(stack, job_id), timeout=30, what="failure recorded")
     # Part of the scenario: half a second on, whatever schedules the retry has done so
     # (no event of its own to wait for; were it later, the broker loss would only come
     # earlier in the retry's life, a case the test covers too).

@@ -12,7 +12,8 @@ from django.db.models import Count
 from pcf.models import ApiClient
 from resources.models import Resource
 from resources.services import RowValues, resources_upsert
-from tests.waiting import wait_for, waiting_on_locks
+from tests.polling import wait_for
+from tests.waiting import waiting_on_locks
 
 NAMES = [f"shared-{i}" for i in range(50)]
 

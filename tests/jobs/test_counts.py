@@ -19,7 +19,7 @@ from pcf.redis import redis_client
 from tests.imports.helpers import run_chunks, upload
 from tests.jobs.handlers import release, written_key
 from tests.jobs.helpers import make_job
-from tests.waiting import wait_for
+from tests.polling import wait_for
 
 COUNT_KEYS = ("successful", "failed", "skipped")
 

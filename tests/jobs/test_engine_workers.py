@@ -9,7 +9,8 @@ from jobs.models import Chunk, ChunkStatus, JobError
 from jobs.representation import job_summary
 from resources.models import Resource
 from tests.jobs.helpers import make_job
-from tests.waiting import wait_finished, wait_for
+from tests.polling import wait_for
+from tests.waiting import wait_finished
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

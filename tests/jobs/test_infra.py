@@ -17,7 +17,8 @@ from pcf.redis import redis_client
 from resources.models import Resource
 from tests.jobs.handlers import release, written_key
 from tests.jobs.helpers import make_job
-from tests.waiting import wait_finished, wait_for
+from tests.polling import wait_for
+from tests.waiting import wait_finished
 
 
 def _closed_port() -> int:

@@ -17,7 +17,8 @@ from jobs.models import Chunk, Job, WebhookDelivery, WebhookMessage
 from jobs.parsing import parse_webhook_option
 from tests.jobs.helpers import make_job
 from tests.jobs.test_webhooks import Receiver
-from tests.waiting import wait_finished, wait_for
+from tests.polling import wait_for
+from tests.waiting import wait_finished
 
 
 class RawReceiver:

@@ -17,7 +17,8 @@ import pcf.asgi
 from jobs import sse
 from jobs.engine import lifecycle
 from tests.jobs.helpers import make_job
-from tests.waiting import wait_finished, wait_for_async
+from tests.polling import wait_for_async
+from tests.waiting import wait_finished
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

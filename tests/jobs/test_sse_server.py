@@ -16,7 +16,7 @@ from django.conf import settings
 from jobs import progress
 from tests.jobs.helpers import make_job
 from tests.live_server import LiveServer, live_server
-from tests.waiting import wait_for_async
+from tests.polling import wait_for_async
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

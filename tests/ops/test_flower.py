@@ -14,7 +14,7 @@ import pytest
 
 from pcf.celery import app
 from tests.live_server import _free_port
-from tests.waiting import wait_for
+from tests.polling import wait_for
 from tests.worker_fixtures import Workers, _purge_broker
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,8 +17,8 @@ import pytest
 from jobs.models import Job
 from pcf import metrics_process
 from tests.live_server import LiveServer, live_server
-from tests.ops.metrics_scrape import samples, value
-from tests.waiting import wait_for
+from tests.ops.metrics_scrape import Scrape, samples, value
+from tests.polling import wait_for
 from tests.worker_fixtures import Workers, _purge_broker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -37,7 +37,7 @@ def _csv(rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _scrape(server: LiveServer) -> dict:
+def _scrape(server: LiveServer) -> Scrape:
     answer = httpx.get(f"{server.base}/metrics", timeout=30)
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("text/plain")
@@ -69,14 +69,11 @@ def test_metrics_follow_an_import_across_web_and_worker_processes(
             assert answer.headers["X-Request-ID"] == "ops-test.import-1"
             job_id = answer.json()["job_id"]
             # then the backlog rises: every chunk waits, the oldest for a while
-            waiting = wait_for(
-                lambda: (
-                    (s := _scrape(server))
-                    and value(s, "pcf_oldest_ready_chunk_age_seconds") > 0
-                    and s
-                ),
-                timeout=30,
-            )
+            def backlog_aged() -> Scrape | None:
+                samples = _scrape(server)
+                return samples if value(samples, "pcf_oldest_ready_chunk_age_seconds") > 0 else None
+
+            waiting = wait_for(backlog_aged, timeout=30)
             assert value(waiting, "pcf_chunks_ready", queue="chunks") == ROWS // CHUNK_SIZE
             assert value(waiting, "pcf_chunks_running", queue="chunks") == 0
             assert value(waiting, "pcf_jobs_total", type="csv_import", status="queued") == 1

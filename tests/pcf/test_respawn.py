@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.waiting import wait_for
+from tests.polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 RESPAWN = f"{sys.executable} -m pcf.respawn --"
