@@ -12,7 +12,7 @@ from jobs.handlers import job_types
 from jobs.models import Chunk, ChunkStatus, Job, JobError, JobStatus, WebhookDelivery
 from pcf.exceptions import NotFound, field_error
 from pcf.models import ApiClient
-from pcf.pagination import CursorScope, decode_cursor, encode_cursor
+from pcf.pagination import CursorScope, cut_page, decode_cursor
 
 # Job ids are `job_` + 24 hex digits; anything outside the column's alphabet and length
 # can match no row (and a NUL would be a driver error, not a 404).
@@ -54,11 +54,7 @@ def job_list(
             Q(created_at__lt=created) | Q(created_at=created, id__lt=last_id)
         )
     rows = list(queryset.order_by("-created_at", "-id")[: limit + 1])
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(scope, f"{_micros(last.created_at)}|{last.id}")
-    return rows[:limit], next_cursor
+    return cut_page(rows, limit, scope, lambda job: f"{_micros(job.created_at)}|{job.id}")
 
 
 # A job list position is (created_at, id), spelt "<microseconds since the epoch>|<id>":
@@ -85,8 +81,7 @@ def job_errors_page(
     if cursor:
         queryset = queryset.filter(pk__gt=int(decode_cursor(scope, cursor)))
     rows = list(queryset.order_by("pk")[: limit + 1])
-    next_cursor = encode_cursor(scope, str(rows[limit - 1].pk)) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return cut_page(rows, limit, scope, lambda error: str(error.pk))
 
 
 def job_results(*, job: Job) -> dict[str, Any]:

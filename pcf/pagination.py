@@ -14,7 +14,9 @@ import base64
 import binascii
 import functools
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -35,6 +37,8 @@ CURSOR_PATTERN = "^[A-Za-z0-9_-]*$"
 
 # Changing the label (or the layout above) retires every cursor issued before.
 _KEY_LABEL = b"pcf.pagination cursor key v1"
+
+RowT = TypeVar("RowT")
 
 
 def parse_limit(raw: str | None) -> int:
@@ -109,3 +113,13 @@ def decode_cursor(scope: CursorScope, raw: str) -> str:
             continue
         return padded.rstrip(b"\0").decode()
     raise invalid_cursor()
+
+
+def cut_page(
+    rows: Sequence[RowT], limit: int, scope: CursorScope, position: Callable[[RowT], str]
+) -> tuple[list[RowT], str | None]:
+    """A keyset page from `rows`, read with one row more than `limit`: the first `limit`
+    rows, and the next page's cursor (the last row's `position`), or None at the end."""
+    if len(rows) <= limit:
+        return list(rows), None
+    return list(rows[:limit]), encode_cursor(scope, position(rows[limit - 1]))

@@ -10,7 +10,7 @@ from django.db.models.expressions import RawSQL
 from pcf.budget import json_size
 from pcf.exceptions import NotFound
 from pcf.models import ApiClient
-from pcf.pagination import CursorScope, decode_cursor, encode_cursor
+from pcf.pagination import CursorScope, cut_page, decode_cursor, encode_cursor
 from resources.filters import ResourceFilter, apply_filter
 from resources.models import Resource
 from resources.parsing import is_valid_id
@@ -118,7 +118,4 @@ def resource_list(
             if len(rows) < limit:
                 admit(row)
             rows.append(row)
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = resource_cursor(tenant=tenant, seq=rows[limit - 1].seq)
-    return rows[:limit], next_cursor
+    return cut_page(rows, limit, _cursor_scope(tenant), lambda row: str(row.seq))
