@@ -134,10 +134,11 @@ def import_csv_chunks(job: Job, chunks: list[Chunk]) -> list[ChunkOutcome] | Non
 
 
 def _write_rows(
-    job: Job, pending: list[Pending], errors: list[RowError], invalid: int, *, dry_run: bool
+    job: Job, pending: list[Pending], errors: list[RowError], invalid: int
 ) -> ChunkOutcome:
-    """A chunk's valid rows written in one go, as the job's upsert options say, with
-    the errors of its invalid rows: the last step of both import handlers."""
+    """A chunk's valid rows written in one go, as the job's options say (upsert, and
+    dry_run, which only CSV imports have), with the errors of its invalid rows: the last
+    step of both import handlers."""
     options = job.options
     return apply_rows(
         tenant=job.tenant,
@@ -146,7 +147,7 @@ def _write_rows(
         invalid=invalid,
         upsert=bool(options.get("upsert")),
         upsert_key=options.get("upsert_key", "name"),
-        dry_run=dry_run,
+        dry_run=bool(options.get("dry_run")),
     )
 
 
@@ -186,7 +187,7 @@ def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
         pending = [
             Pending(p.values, p.row, None, original_values(header, p.original)) for p in pending
         ]
-    return _write_rows(job, pending, errors, invalid, dry_run=bool(options.get("dry_run")))
+    return _write_rows(job, pending, errors, invalid)
 
 
 def strict_verdict(invalid: int, total: int) -> str:
@@ -272,8 +273,7 @@ def import_bulk_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
             )
         else:
             pending.append(Pending(values=values, row=None, index=index, original=item))
-    # A bulk import has no dry run.
-    return _write_rows(job, pending, errors, invalid, dry_run=False)
+    return _write_rows(job, pending, errors, invalid)
 
 
 @register_settled_hook("csv_import")
