@@ -68,52 +68,73 @@ def verbatim_plan(
     return VerbatimPlan(fields=fields, width=len(header))
 
 
-# The whole-chunk form of verbatim_rows' rules, for a regular expression per plan: a
-# chunk that matches qualifies without a row being parsed in Python (the C regex engine
-# reads it once; possessive quantifiers, no backtracking). Anything it is unsure about
-# does not match, and takes the per-row path below.
+# The whole-chunk form of the import rules, one regular expression per plan: a chunk
+# that matches passes every rule of imports.rows (JSON syntax of its metadata included)
+# without a row being parsed in Python (the C regex engine reads it once; possessive
+# quantifiers, no backtracking). Anything it is unsure about does not match, and takes
+# the per-row path.
 _NAME = r'(?:"[^"\x00]{1,255}+"|[^",\r\n\x00]{1,255}+)'
 _TYPE = '(?:{0}|"(?:{0})")'.format("|".join(TYPES))
 _STATUS = '(?:{0}|"(?:{0})")'.format("|".join(STATUSES))
-# JSON inside a quoted field, in runs: any character but a quote (doubled), a bracket,
-# a backslash (then an escape other than \u; an escaped quote is doubled too), a line
-# end or NUL.
-_JSON_UNITS = r'(?:[^"{\[\\\x00\r\n]++|""|\\""|\\[^u"\x00\r\n])*+'
-# Digits made all alike, so that one substring search finds a number with an exponent
-# or of 300 digits (which may print or fit differently from what the general path
-# stores): a name that merely looks like one only costs its chunk the per-row path.
-_DIGITS_ALIKE = str.maketrans("123456789", "000000000")
+
+# Metadata: a JSON object as a quoted CSV field on one line (quotes doubled). Strings
+# without control characters or \u escapes (the general path stores those normalised);
+# numbers without exponents and at most 100 digits each side of the point (they print
+# and fit in PostgreSQL as they are written); nesting up to the depth limit, but no
+# deeper than _PATTERN_DEPTH (each level doubles the pattern; deeper metadata takes the
+# per-row path). A comma must be followed by another member, a member by a comma or the
+# closing bracket.
+_WS = r"[ \t]*+"
+_STRING = r'""(?:[^"\\\x00-\x1f]++|\\[\\/bfnrt]|\\"")*+""'
+_NUMBER = r"-?+(?:0|[1-9][0-9]{0,99}+)(?:\.[0-9]{1,100}+)?+(?![0-9.eE])"
+_SCALAR = rf"(?:{_STRING}|{_NUMBER}|true|false|null)"
+_PATTERN_DEPTH = 5
 
 
-def _metadata_field() -> str:
-    # `{` … `}` as a quoted field on one line, with at most PCF_METADATA_MAX_DEPTH
-    # brackets in all (the per-row rule: a count, not the nesting).
-    more = int(settings.PCF_METADATA_MAX_DEPTH) - 1
-    return rf'"\{{{_JSON_UNITS}(?:[{{\[]{_JSON_UNITS}){{0,{more}}}+(?<=\}})"'
+def _members(item: str, close: str) -> str:
+    """Zero or more `item`s separated by commas, up to the closing bracket (not eaten)."""
+    close = re.escape(close)
+    return rf"(?:{item}{_WS}(?:,{_WS}(?=[^{close}\s])|(?={close})))*+"
+
+
+def _object(value: str) -> str:
+    return rf"\{{{_WS}{_members(rf'{_STRING}{_WS}:{_WS}{value}', '}')}\}}"
+
+
+def _json_value(depth: int) -> str:
+    """A JSON value nested at most `depth` containers deep."""
+    if depth == 0:
+        return _SCALAR
+    inner = _json_value(depth - 1)
+    array = rf"\[{_WS}{_members(inner, ']')}\]"
+    return rf"(?:{_SCALAR}|{array}|{_object(inner)})"
+
+
+def _metadata_field(depth: int) -> str:
+    return rf'"{_WS}{_object(_json_value(depth - 1))}{_WS}"'
 
 
 @functools.cache
 def _chunk_pattern(fields: tuple[str, ...], depth: int) -> re.Pattern[str]:
-    cell = {"name": _NAME, "type": _TYPE, "status": _STATUS, "metadata": _metadata_field()}
+    depth = min(depth, _PATTERN_DEPTH)
+    metadata = _metadata_field(depth) if depth > 0 else "(?!)"
+    cell = {"name": _NAME, "type": _TYPE, "status": _STATUS, "metadata": metadata}
     row = ",".join(cell[f] for f in fields)
     return re.compile(rf"(?:{row}\r?\n)*+")
 
 
 def verbatim_text(plan: VerbatimPlan, text: str) -> bool:
-    """True if every row of `text` certainly passes the import rules and can be copied
-    as it is (the rules of verbatim_rows), judged without parsing a row in Python: one
-    regular expression over the whole chunk, and a few whole-text searches. Metadata
-    must sit on one line, so no line longer than the metadata limit means no metadata
-    over it; a \\u escape anywhere sends the chunk down the per-row path (the general
-    path stores it normalised)."""
+    """True if every row of `text` certainly passes every import rule, the JSON syntax
+    of its metadata included, and can be copied as it is; judged without parsing a row
+    in Python: one regular expression over the whole chunk and two substring searches.
+    Metadata must sit on one line, so no line longer than the metadata limit means no
+    metadata over it; a \\u escape anywhere sends the chunk down the per-row path (the
+    general path stores it normalised)."""
     if not text or "\\u" in text or "\x00" in text:
         return False
     if "metadata" in plan.fields:
         longest = min(_SAFE_METADATA_CHARS, int(settings.PCF_METADATA_MAX_BYTES))
         if max(map(len, text.split("\n"))) > longest:
-            return False
-        alike = text.translate(_DIGITS_ALIKE)
-        if "0e" in alike or "0E" in alike or "0" * 300 in alike:
             return False
     pattern = _chunk_pattern(plan.fields, int(settings.PCF_METADATA_MAX_DEPTH))
     return pattern.fullmatch(text) is not None
