@@ -10,6 +10,7 @@ import importlib.util
 
 MODULES = [
     "bench.imports",
+    "bench.copy_scaling",
     "bench.reading",
     "bench.batch",
     "bench.engine_overhead",
