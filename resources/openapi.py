@@ -168,17 +168,20 @@ def _bulk(update: bool) -> dict[str, Any]:
 
 SCHEMAS["BulkUpdateRequest"] = _bulk(update=True)
 SCHEMAS["BulkDeleteRequest"] = _bulk(update=False)
+# An option given as null takes its default (imports/parsing.py), as if it were absent.
 _BULK_IMPORT_OPTIONS: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
+    "description": "An option given as null takes its default.",
     "properties": {
-        "upsert": {"type": "boolean"},
-        "upsert_key": {"type": "string", "enum": ["name", "id"]},
-        "validate_before_import": {"type": "boolean"},
+        "upsert": {"type": "boolean", "nullable": True},
+        "upsert_key": {"type": "string", "enum": ["name", "id", None], "nullable": True},
+        "validate_before_import": {"type": "boolean", "nullable": True},
         "chunk_size": {
             "type": "integer",
             "minimum": 1,
             "maximum": settings.PCF_IMPORT_CHUNK_SIZE_MAX,
+            "nullable": True,
         },
     },
 }

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from jobs.models import Job
+
 pytestmark = pytest.mark.django_db
 
 
@@ -97,3 +99,19 @@ def test_a_bulk_import_holding_nul_is_a_400_not_a_500(api):
     # then
     assert response.status_code == 400
     assert response.json()["error"]["details"][0]["index"] == 1
+
+
+def test_bulk_import_options_given_as_null_take_their_defaults(api, schema):
+    # given: the fuzzer's find, every bulk import option sent as null
+    nulls = {"upsert": None, "upsert_key": None, "validate_before_import": None}
+    body = {"resources": [{"name": "a", "type": "other"}], "options": {**nulls, "chunk_size": None}}
+    # when
+    response = api.post("/v1/bulk/resources", body, format="json")
+    # then: accepted with the defaults, and the document says null is allowed
+    assert response.status_code == 202, response.json()
+    job = Job.objects.get(pk=response.json()["job_id"])
+    assert (job.options["upsert"], job.options["upsert_key"]) == (False, "name")
+    options = schema["components"]["schemas"]["BulkImportRequest"]["anyOf"][0]["properties"]
+    for name, value in options["options"]["properties"].items():
+        assert value.get("nullable") is True, name
+        assert value.get("enum") is None or None in value["enum"], name
