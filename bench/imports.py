@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,17 +104,22 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-def postgres_cpu() -> float:
-    """CPU seconds of the PostgreSQL server on this machine: the postmaster, its live
-    children and the children it has reaped (exited backends). 0 if not visible. Only
-    the postmaster BENCH_POSTMASTER_PID names, when set (a server of the benchmark's)."""
-    total = 0.0
+def postmasters() -> Iterator[psutil.Process]:
+    """The PostgreSQL servers on this machine (their postmasters), or only the one
+    BENCH_POSTMASTER_PID names, when set (a server of the benchmark's)."""
     only = int(os.environ.get("BENCH_POSTMASTER_PID") or 0)
     for proc in psutil.process_iter(["name", "ppid"]):
         if proc.info["name"] not in ("postgres", "postmaster") or proc.info["ppid"] != 1:
             continue
-        if only and proc.pid != only:
-            continue
+        if not only or proc.pid == only:
+            yield proc
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of the PostgreSQL servers postmasters() names: the postmaster, its
+    live children and the children it has reaped (exited backends). 0 if not visible."""
+    total = 0.0
+    for proc in postmasters():
         with contextlib.suppress(psutil.Error):
             times = proc.cpu_times()
             total += times.user + times.system + times.children_user + times.children_system
@@ -136,13 +142,8 @@ def postgres_settled(before: set[int], timeout: float = 5.0) -> None:
 
 def postgres_pids() -> set[int]:
     """The PostgreSQL server's processes postgres_cpu counts."""
-    only = int(os.environ.get("BENCH_POSTMASTER_PID") or 0)
     pids: set[int] = set()
-    for proc in psutil.process_iter(["name", "ppid"]):
-        if proc.info["name"] not in ("postgres", "postmaster") or proc.info["ppid"] != 1:
-            continue
-        if only and proc.pid != only:
-            continue
+    for proc in postmasters():
         with contextlib.suppress(psutil.Error):
             pids.update(child.pid for child in proc.children(recursive=True))
     return pids
