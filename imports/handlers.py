@@ -16,6 +16,7 @@ from imports.apply import Pending, apply_rows
 from imports.rows import BoundColumn, CellProblem, row_checker
 from imports.verbatim import (
     VerbatimPlan,
+    verbatim_candidate,
     verbatim_plan,
     verbatim_rows,
     verbatim_rows_checked,
@@ -79,7 +80,7 @@ VERBATIM_ROWS = "verbatim_rows"
 
 def _copy_verbatim(
     job: Job,
-    text: str,
+    text: str | bytes,
     plan: VerbatimPlan,
     rows: list[list[str]] | None,
     checked_rows: int | None,
@@ -88,7 +89,12 @@ def _copy_verbatim(
     not qualify or PostgreSQL refuses part of it, e.g. bad JSON. `checked_rows`: the
     check pass found the chunk qualifies, with this many rows (no need to look again);
     else `rows` are the chunk's cells, read once for this and the general path."""
-    count = checked_rows or (verbatim_rows(plan, text, rows) if rows is not None else None)
+    if checked_rows:
+        count: int | None = checked_rows
+    elif rows is not None and isinstance(text, str):
+        count = verbatim_rows(plan, text, rows)
+    else:
+        count = None
     if not count:
         return None
     try:
@@ -101,13 +107,14 @@ def _copy_verbatim(
     )
 
 
-def _verbatim_count(plan: VerbatimPlan, chunk: Chunk) -> int | None:
-    """The chunk's row count if it can be copied as uploaded, known without parsing a
-    row: from its check (a strict import's memo), or one pass of verbatim_text."""
+def _verbatim_count(plan: VerbatimPlan, chunk: Chunk, data: bytes) -> int | None:
+    """The chunk's row count if it can be copied as uploaded (`data`: its text in UTF-8),
+    known without parsing a row: from its check (a strict import's memo), or one pass of
+    verbatim_candidate (PostgreSQL then checks the metadata's JSON syntax)."""
     memo = chunk.payload if isinstance(chunk.payload, dict) else {}
     if memo.get(VERBATIM_ROWS):
         return int(memo[VERBATIM_ROWS])
-    if verbatim_text(plan, chunk.payload_text or ""):
+    if verbatim_candidate(plan, data):
         return chunk.row_count
     return None
 
@@ -120,12 +127,12 @@ def import_csv_chunks(job: Job, chunks: list[Chunk]) -> list[ChunkOutcome] | Non
     plan = verbatim_plan(job.options, header, columns)
     if plan is None:
         return None
-    counts = [_verbatim_count(plan, chunk) for chunk in chunks]
+    payloads = [(chunk.payload_text or "").encode() for chunk in chunks]
+    counts = [_verbatim_count(plan, c, data) for c, data in zip(chunks, payloads, strict=True)]
     if None in counts:
         return None
-    texts = [chunk.payload_text or "" for chunk in chunks]
-    text = "".join(t if t.endswith("\n") else t + "\n" for t in texts)
-    resources_copy_verbatim(tenant=job.tenant, fields=plan.fields, csv_text=text)
+    data = b"".join(d if d.endswith(b"\n") else d + b"\n" for d in payloads)
+    resources_copy_verbatim(tenant=job.tenant, fields=plan.fields, csv_text=data)
     return [
         ChunkOutcome(successful=n, failed=0, meta={"created": n, "updated": 0})
         for n in counts
@@ -160,10 +167,11 @@ def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
     plan = verbatim_plan(options, header, columns)
     rows: list[list[str]] | None = None
     if plan is not None:
-        checked_rows = _verbatim_count(plan, chunk)
+        data = text.encode()
+        checked_rows = _verbatim_count(plan, chunk, data)
         if not checked_rows:
             rows = list(csv_rows(text))
-        outcome = _copy_verbatim(job, text, plan, rows, checked_rows)
+        outcome = _copy_verbatim(job, data if checked_rows else text, plan, rows, checked_rows)
         if outcome is not None:
             return outcome
     check = row_checker(columns, len(header))

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import re2
 from django.conf import settings
 
 from imports.rows import BoundColumn
@@ -123,20 +124,95 @@ def _chunk_pattern(fields: tuple[str, ...], depth: int) -> re.Pattern[str]:
     return re.compile(rf"(?:{row}\r?\n)*+")
 
 
+def _text_qualifies(plan: VerbatimPlan, text: str | bytes) -> bool:
+    """What both whole-chunk tests check outside their expressions: no NUL, no \\u
+    escape (the general path stores those normalised), and no line longer than metadata
+    may be (its limit is in bytes: a line measured in bytes is only ever longer)."""
+    if isinstance(text, bytes):
+        if not text or b"\\u" in text or b"\x00" in text:
+            return False
+        lines: list[str] | list[bytes] = text.split(b"\n")
+    else:
+        if not text or "\\u" in text or "\x00" in text:
+            return False
+        lines = text.split("\n")
+    if "metadata" in plan.fields:
+        longest = min(_SAFE_METADATA_CHARS, int(settings.PCF_METADATA_MAX_BYTES))
+        if max(map(len, lines)) > longest:
+            return False
+    return True
+
+
 def verbatim_text(plan: VerbatimPlan, text: str) -> bool:
     """True if every row of `text` certainly passes every import rule, the JSON syntax
     of its metadata included, and can be copied as it is; judged without parsing a row
     in Python: one regular expression over the whole chunk and two substring searches.
     Metadata must sit on one line, so no line longer than the metadata limit means no
     metadata over it; a \\u escape anywhere sends the chunk down the per-row path (the
-    general path stores it normalised)."""
-    if not text or "\\u" in text or "\x00" in text:
+    general path stores it normalised). A strict import's check pass trusts it."""
+    if not _text_qualifies(plan, text):
         return False
-    if "metadata" in plan.fields:
-        longest = min(_SAFE_METADATA_CHARS, int(settings.PCF_METADATA_MAX_BYTES))
-        if max(map(len, text.split("\n"))) > longest:
-            return False
     pattern = _chunk_pattern(plan.fields, int(settings.PCF_METADATA_MAX_DEPTH))
+    return pattern.fullmatch(text) is not None
+
+
+# The apply pass's form of the same rules, for RE2 (a DFA: one pass over the chunk's
+# UTF-8 bytes, 5-6x faster than the expression above on bench rows). A DFA cannot pair
+# brackets by kind without doubling itself at every level, so this one leaves JSON
+# well-formedness to PostgreSQL, which parses the metadata as COPY reads it and refuses
+# the whole COPY (nothing written) when one is not JSON: then the chunk takes the
+# per-row path. It still proves everything else: containers nest by brackets, so depth
+# counts true; strings, numbers and literals are the tokens above; and a number is
+# followed by a comma or is its container's last item, so no two numbers ever read as
+# one longer number that JSON would take whole.
+_LOOSE_STRING = r'""(?:[^"\\\x00-\x1f]|\\[\\/bfnrt]|\\"")*""'
+_LOOSE_NUMBER = r"-?(?:0|[1-9][0-9]{0,99})(?:\.[0-9]{1,100})?"
+_LOOSE_WS = r"[ \t]*"
+_MAX_LOOSE_DEPTH = 64  # bounds the expression's size, whatever the setting says
+
+
+def _loose_items(value: str, key: str) -> str:
+    """A container's items up to its closing bracket: `key` then a value; after any
+    value but a number the comma may be missing (PostgreSQL refuses that)."""
+    ws = _LOOSE_WS
+    return (
+        rf"(?:{key}{value}{ws},?{ws}|{key}{_LOOSE_NUMBER}{ws},{ws})*"
+        rf"(?:{key}{_LOOSE_NUMBER}{ws})?"
+    )
+
+
+def _loose_value(depth: int) -> str:
+    """Any JSON value but a number, in containers nested at most `depth` deep."""
+    scalar = rf"(?:{_LOOSE_STRING}|true|false|null)"
+    if depth == 0:
+        return scalar
+    key = rf"(?:{_LOOSE_STRING}{_LOOSE_WS}:{_LOOSE_WS})?"
+    items = _loose_items(_loose_value(depth - 1), key)
+    return rf"(?:{scalar}|[\[{{]{_LOOSE_WS}{items}[\]}}])"
+
+
+@functools.cache
+def _loose_chunk_pattern(fields: tuple[str, ...], depth: int) -> re2._Regexp:
+    depth = min(depth, _MAX_LOOSE_DEPTH)
+    key = rf"{_LOOSE_STRING}{_LOOSE_WS}:{_LOOSE_WS}"
+    items = _loose_items(_loose_value(depth - 1), key) if depth > 0 else ""
+    metadata = rf'"{_LOOSE_WS}\{{{_LOOSE_WS}{items}\}}{_LOOSE_WS}"'
+    name = r'(?:"[^"\x00]{1,255}"|[^",\r\n\x00]{1,255})'
+    cell = {"name": name, "type": _TYPE, "status": _STATUS, "metadata": metadata}
+    row = ",".join(cell[f] for f in fields)
+    options = re2.Options()
+    options.log_errors = False  # a DFA out of memory falls back to RE2's NFA, silently
+    return re2.compile(rf"(?:{row}\r?\n)*".encode(), options)
+
+
+def verbatim_candidate(plan: VerbatimPlan, text: bytes) -> bool:
+    """True if every row of `text` (UTF-8) passes every import rule but, perhaps, the
+    JSON syntax of its metadata, and can be copied as it is: PostgreSQL's COPY checks
+    that syntax and refuses the whole chunk if one is not JSON. For the apply pass, not
+    for a strict import's check pass, whose verdict must be final."""
+    if not _text_qualifies(plan, text):
+        return False
+    pattern = _loose_chunk_pattern(plan.fields, int(settings.PCF_METADATA_MAX_DEPTH))
     return pattern.fullmatch(text) is not None
 
 

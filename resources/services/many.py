@@ -151,11 +151,14 @@ def resources_copy_create(*, tenant: ApiClient, rows: Sequence[RowValues]) -> in
 VERBATIM_FIELDS = frozenset({"name", "type", "status", "metadata"})
 
 
-def resources_copy_verbatim(*, tenant: ApiClient, fields: Sequence[str], csv_text: str) -> None:
-    """COPY CSV records (RFC 4180, one per line end) whose cells are `fields` in order,
-    into the tenant, byte for byte: no re-serialising in Python, and the metadata JSON is
-    parsed once, by PostgreSQL. The caller has validated every row except the JSON
-    syntax; PostgreSQL refuses bad JSON (DataError), so run this in a savepoint."""
+def resources_copy_verbatim(
+    *, tenant: ApiClient, fields: Sequence[str], csv_text: str | bytes
+) -> None:
+    """COPY CSV records (RFC 4180, one per line end; text or its UTF-8 bytes) whose cells
+    are `fields` in order, into the tenant, byte for byte: no re-serialising in Python,
+    and the metadata JSON is parsed once, by PostgreSQL. The caller has validated every
+    row except the JSON syntax; PostgreSQL refuses bad JSON (DataError), so run this in
+    a savepoint."""
     unknown = set(fields) - VERBATIM_FIELDS
     if unknown or len(set(fields)) != len(fields):
         raise ValueError(f"cannot COPY these fields verbatim: {fields}")

@@ -62,9 +62,17 @@ def test_clean_chunks_go_together_in_one_copy(tenant) -> None:
     assert names == {f"Row {i}" for i in range(10)}
 
 
-def test_one_bad_json_sends_the_message_one_chunk_at_a_time(tenant) -> None:
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '"{""a"":}"',  # refused before COPY (no value)
+        '"{""a"":1,}"',  # refused by COPY: the apply pass leaves JSON syntax to PostgreSQL
+        '"{""a"":[1}]"',  # refused by COPY: brackets of the wrong kind
+    ],
+)
+def test_one_bad_json_sends_the_message_one_chunk_at_a_time(tenant, bad: str) -> None:
     # given: row 6 (in the second chunk) has JSON PostgreSQL refuses
-    rows = [_row(i) if i != 5 else _row(i, '"{""a"":}"') for i in range(10)]
+    rows = [_row(i) if i != 5 else _row(i, bad) for i in range(10)]
     job, outcome = _run(tenant.api, HEADER + "".join(rows))
     # then: the shared COPY was rolled back; each chunk went on its own, the bad row alone
     assert "together" not in outcome
