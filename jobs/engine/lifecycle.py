@@ -4,9 +4,10 @@ ready, and the window (jobs.engine.dispatch) takes them."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,8 @@ from pcf.exceptions import Conflict, PcfError, ValidationError
 from pcf.models import ApiClient
 
 # Chunks are stored in pages of this many (or this much text): one COPY and one commit
-# per page, so a submission of any size holds one page in memory, never every chunk.
+# per page. Each chunk goes into the page's COPY as soon as it is read, so PostgreSQL
+# stores one while the next is parsed, and a submission holds one chunk in memory.
 STAGE_PAGE_CHUNKS = 16
 STAGE_PAGE_CHARS = 4 * 1024 * 1024
 
@@ -92,20 +94,14 @@ class StagedChunk:
 
 
 @transaction.atomic
-def job_add_chunks(*, job: Job, chunks: Sequence[StagedChunk], check: bool = False) -> None:
+def job_add_chunks(*, job: Job, chunks: Iterable[StagedChunk], check: bool = False) -> int:
     """Store chunks of a job that is not sealed, in one COPY and one counter update
     (an INSERT each cost a round trip and quoting ~100 KB of text into the SQL on the
-    client). With `check`, they are staged for the job kind's check handler: the window
-    checks them while the rest is stored, and none is applied before all passed."""
-    if not chunks:
-        return
-    updated = Job.objects.filter(pk=job.pk, sealed=False).update(
-        chunks_total=F("chunks_total") + len(chunks),
-        chunks_unchecked=F("chunks_unchecked") + (len(chunks) if check else 0),
-        updated_at=timezone.now(),
-    )
-    if not updated:
-        raise Conflict(f"Job {job.id} is sealed; no chunk can be added")
+    client); return how many. Each chunk is sent as `chunks` yields it: the COPY is
+    open meanwhile, so producing one must not use the database. With `check`, they are
+    staged for the job kind's check handler: the window checks them while the rest is
+    stored, and none is applied before all passed."""
+    stored = 0
     with (
         connection.cursor() as wrapper,
         connection.wrap_database_errors,
@@ -117,8 +113,19 @@ def job_add_chunks(*, job: Job, chunks: Sequence[StagedChunk], check: bool = Fal
             head = (job.id, staged.seq, staged.row_offset, item.row_count, payload)
             counters = (0, 0, 0, 0, "")  # attempts, successful, failed, skipped, error
             copy.write_row((*head, item.payload_text, "pending", *counters, not check))
+            stored += 1
+    if not stored:
+        return 0
+    updated = Job.objects.filter(pk=job.pk, sealed=False).update(
+        chunks_total=F("chunks_total") + stored,
+        chunks_unchecked=F("chunks_unchecked") + (stored if check else 0),
+        updated_at=timezone.now(),
+    )
+    if not updated:
+        raise Conflict(f"Job {job.id} is sealed; no chunk can be added")
     if check:
         dispatch.refill_after_commit()  # checks start while the rest is stored
+    return stored
 
 
 @transaction.atomic
@@ -164,23 +171,24 @@ def job_submit(
     with the sum of their units; return it. Outside a transaction each page commits on
     its own (an upload of any size never holds one transaction); inside one, the job is
     submitted when it commits. If `chunks` raises, the job fails with nothing applied,
-    its stored input is dropped, and the exception propagates. `check`: see
+    its stored input is dropped, and the exception propagates. `chunks` are read while
+    a page's COPY is open, so producing them must not use the database. `check`: see
     job_add_chunks."""
     job = job_create(
         tenant=tenant, type=type, options=options or {}, webhook=webhook, handler=handler
     )
     total = 0
     try:
-        page: list[StagedChunk] = []
-        chars = 0
-        for seq, item in enumerate(chunks):
-            page.append(StagedChunk(seq, total, item))
-            total += item.row_count
-            chars += len(item.payload_text or "")
-            if len(page) >= STAGE_PAGE_CHUNKS or chars >= STAGE_PAGE_CHARS:
-                _store_page(job, page, check)
-                page, chars = [], 0
-        _store_page(job, page, check)
+        source = iter(chunks)
+        seq = 0
+        while (first := next(source, None)) is not None:
+            page = _Page(itertools.chain([first], source), seq, total)
+            with transaction.atomic():
+                # Stored chunks need no WAL flush each: sealing the job flushes, which
+                # makes every chunk before it durable before any of them runs.
+                commit_without_flush()
+                job_add_chunks(job=job, chunks=page, check=check)
+            seq, total = page.seq, page.row
     except BaseException as exc:
         if not connection.in_atomic_block:  # else the caller's rollback drops the job
             reason = exc.message if isinstance(exc, PcfError) else "it could not be read to the end"
@@ -190,14 +198,21 @@ def job_submit(
     return job
 
 
-def _store_page(job: Job, page: list[StagedChunk], check: bool) -> None:
-    if not page:
-        return
-    with transaction.atomic():
-        # Stored chunks need no WAL flush each: sealing the job flushes, which makes
-        # every chunk before it durable before any of them runs.
-        commit_without_flush()
-        job_add_chunks(job=job, chunks=page, check=check)
+class _Page:
+    """The next page of a submission's chunks, numbered on from `seq` and `row`: read
+    from `items` only as the COPY takes them, up to the page's size."""
+
+    def __init__(self, items: Iterator[ChunkInput], seq: int, row: int) -> None:
+        self.items, self.seq, self.row = items, seq, row
+
+    def __iter__(self) -> Iterator[StagedChunk]:
+        taken = chars = 0
+        for item in self.items:
+            yield StagedChunk(self.seq, self.row, item)
+            self.seq, self.row, taken = self.seq + 1, self.row + item.row_count, taken + 1
+            chars += len(item.payload_text or "")
+            if taken >= STAGE_PAGE_CHUNKS or chars >= STAGE_PAGE_CHARS:
+                return
 
 
 @transaction.atomic
