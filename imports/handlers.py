@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.db import DataError, IntegrityError, transaction
 from imports.apply import Pending, apply_rows
 from imports.rows import BoundColumn, CellProblem, row_checker
 from imports.verbatim import (
+    VERBATIM_ROWS,
     VerbatimPlan,
     verbatim_candidate,
     verbatim_plan,
@@ -31,6 +33,7 @@ from jobs.handlers import (
     register_settled_hook,
 )
 from jobs.models import Chunk, Job
+from jobs.services import ChunkInput
 from pcf.exceptions import ValidationError, field_detail
 from resources.parsing import ResourceCreate, parse_create
 from resources.services import (
@@ -72,10 +75,6 @@ def csv_row_errors(
 ) -> list[RowError]:
     values = original_values(header, [_reported(cell) for cell in cells])
     return [RowError(field=p.field, message=p.message, row=row, values=values) for p in problems]
-
-
-# The memo of a checked chunk that can go verbatim: its row count (check_csv_chunk).
-VERBATIM_ROWS = "verbatim_rows"
 
 
 def _copy_verbatim(
@@ -201,6 +200,21 @@ def import_csv_chunk(job: Job, chunk: Chunk) -> ChunkOutcome:
 def strict_verdict(invalid: int, total: int) -> str:
     """The failed job's message when the check pass found invalid rows."""
     return f"Strict validation failed: {invalid} of {total} rows are invalid; nothing was written"
+
+
+def checked_at_upload(
+    job_options: dict[str, Any], chunks: Iterable[ChunkInput]
+) -> Iterator[ChunkInput]:
+    """A strict import's chunks as they are read, those the whole-chunk expression
+    proves marked checked, with check_csv_chunk's memo: the check pass has nothing left
+    to do for them (no message, no second read of their text), and once the upload is
+    sealed they apply at once. The others are checked by the check pass, as before."""
+    header, columns = csv_columns(job_options)
+    plan = verbatim_plan(job_options, header, columns)
+    for chunk in chunks:
+        if plan is not None and chunk.payload_text and verbatim_text(plan, chunk.payload_text):
+            chunk = replace(chunk, payload={VERBATIM_ROWS: chunk.row_count}, checked=True)
+        yield chunk
 
 
 @register_check_handler("csv_import", verdict=strict_verdict)

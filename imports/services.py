@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 
 from imports.csv_stream import decoded_text, plain_bytes, record_batches
-from imports.handlers import values_from_item
+from imports.handlers import checked_at_upload, values_from_item
 from imports.parsing import BulkImportOptions, BulkImportRequest, CsvImportOptions
 from imports.rows import bind_mapping, header_of
 from jobs.models import Job
@@ -103,16 +103,20 @@ def csv_import_start(
     header, first = _first_records(batches)
     columns = bind_mapping(options.mapping, header)
     records = itertools.chain([first], batches)
+    job_options = {
+        **options.as_job_options(),
+        "header": header,
+        "columns": [[c.field, c.index, c.json] for c in columns],
+    }
+    chunks = _chunks_of(records, options.chunk_size)
+    if options.strict:
+        chunks = checked_at_upload(job_options, chunks)
     job = job_submit(
         tenant=tenant,
         type="csv_import",
-        options={
-            **options.as_job_options(),
-            "header": header,
-            "columns": [[c.field, c.index, c.json] for c in columns],
-        },
+        options=job_options,
         webhook=options.webhook,
-        chunks=_chunks_of(records, options.chunk_size),
+        chunks=chunks,
         check=options.strict,
     )
     return job, job.total

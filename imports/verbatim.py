@@ -36,6 +36,10 @@ RFC4180_RECORDS = re.compile(rf"(?:{_FIELD}(?:,{_FIELD})*+\r?\n)*+")
 # the general path too).
 _RISKY_NUMBER = re.compile(r"[0-9][eE]|[0-9]{300}")
 
+# The memo of a checked chunk that can go verbatim: its row count (a strict import's
+# check, at upload or in the check pass; the apply pass then only COPies it).
+VERBATIM_ROWS = "verbatim_rows"
+
 _TYPES = frozenset(TYPES)
 _STATUSES = frozenset(STATUSES)
 # As imports.rows: raw metadata under this many characters cannot exceed the byte limit.

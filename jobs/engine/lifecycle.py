@@ -44,6 +44,9 @@ class ChunkInput:
     row_count: int
     payload: Any = None
     payload_text: str | None = None
+    # The job kind's check already passed it (e.g. proved while uploading): stored
+    # checked, it needs no check message even when the job has a check pass.
+    checked: bool = False
 
 
 def job_create(
@@ -99,9 +102,9 @@ def job_add_chunks(*, job: Job, chunks: Iterable[StagedChunk], check: bool = Fal
     (an INSERT each cost a round trip and quoting ~100 KB of text into the SQL on the
     client); return how many. Each chunk is sent as `chunks` yields it: the COPY is
     open meanwhile, so producing one must not use the database. With `check`, they are
-    staged for the job kind's check handler: the window checks them while the rest is
-    stored, and none is applied before all passed."""
-    stored = 0
+    staged for the job kind's check handler (but those marked `checked`): the window
+    checks them while the rest is stored, and none is applied before all passed."""
+    stored = unchecked = 0
     with (
         connection.cursor() as wrapper,
         connection.wrap_database_errors,
@@ -112,18 +115,20 @@ def job_add_chunks(*, job: Job, chunks: Iterable[StagedChunk], check: bool = Fal
             payload = None if item.payload is None else json.dumps(item.payload)
             head = (job.id, staged.seq, staged.row_offset, item.row_count, payload)
             counters = (0, 0, 0, 0, "")  # attempts, successful, failed, skipped, error
-            copy.write_row((*head, item.payload_text, "pending", *counters, not check))
+            checked = item.checked or not check
+            copy.write_row((*head, item.payload_text, "pending", *counters, checked))
             stored += 1
+            unchecked += not checked
     if not stored:
         return 0
     updated = Job.objects.filter(pk=job.pk, sealed=False).update(
         chunks_total=F("chunks_total") + stored,
-        chunks_unchecked=F("chunks_unchecked") + (stored if check else 0),
+        chunks_unchecked=F("chunks_unchecked") + unchecked,
         updated_at=timezone.now(),
     )
     if not updated:
         raise Conflict(f"Job {job.id} is sealed; no chunk can be added")
-    if check:
+    if unchecked:
         dispatch.refill_after_commit()  # checks start while the rest is stored
     return stored
 
