@@ -108,8 +108,8 @@ def _copy_verbatim(
 
 def _verbatim_count(plan: VerbatimPlan, chunk: Chunk, data: bytes) -> int | None:
     """The chunk's row count if it can be copied as uploaded (`data`: its text in UTF-8),
-    known without parsing a row: from its check (a strict import's memo), or one pass of
-    verbatim_candidate (PostgreSQL then checks the metadata's JSON syntax)."""
+    known without parsing a row: from its memo (verbatim_at_upload, or a strict import's
+    check pass), or one pass of verbatim_candidate (PostgreSQL then checks the JSON)."""
     memo = chunk.payload if isinstance(chunk.payload, dict) else {}
     if memo.get(VERBATIM_ROWS):
         return int(memo[VERBATIM_ROWS])
@@ -202,17 +202,25 @@ def strict_verdict(invalid: int, total: int) -> str:
     return f"Strict validation failed: {invalid} of {total} rows are invalid; nothing was written"
 
 
-def checked_at_upload(
-    job_options: dict[str, Any], chunks: Iterable[ChunkInput]
+def verbatim_at_upload(
+    job_options: dict[str, Any], chunks: Iterable[ChunkInput], *, strict: bool
 ) -> Iterator[ChunkInput]:
-    """A strict import's chunks as they are read, those the whole-chunk expression
-    proves marked checked, with check_csv_chunk's memo: the check pass has nothing left
-    to do for them (no message, no second read of their text), and once the upload is
-    sealed they apply at once. The others are checked by the check pass, as before."""
+    """A CSV import's chunks as they are read, those that can go verbatim marked with
+    their row count (the memo _verbatim_count reads), so the apply pass only COPies
+    them: the upload has a core to spare, the apply pass has none. Strict: proved by
+    the exact expression and stored checked (the check pass has nothing left to do for
+    them; the others it checks as before); lenient: by the apply pass's own test,
+    verbatim_candidate (PostgreSQL still checks the JSON as it COPies)."""
     header, columns = csv_columns(job_options)
     plan = verbatim_plan(job_options, header, columns)
+
+    def qualifies(text: str) -> bool:
+        if plan is None or not text:
+            return False
+        return verbatim_text(plan, text) if strict else verbatim_candidate(plan, text.encode())
+
     for chunk in chunks:
-        if plan is not None and chunk.payload_text and verbatim_text(plan, chunk.payload_text):
+        if qualifies(chunk.payload_text or ""):
             chunk = replace(chunk, payload={VERBATIM_ROWS: chunk.row_count}, checked=True)
         yield chunk
 

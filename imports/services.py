@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 
 from imports.csv_stream import decoded_text, plain_bytes, record_batches
-from imports.handlers import checked_at_upload, values_from_item
+from imports.handlers import values_from_item, verbatim_at_upload
 from imports.parsing import BulkImportOptions, BulkImportRequest, CsvImportOptions
 from imports.rows import bind_mapping, header_of
 from jobs.models import Job
@@ -108,9 +108,9 @@ def csv_import_start(
         "header": header,
         "columns": [[c.field, c.index, c.json] for c in columns],
     }
-    chunks = _chunks_of(records, options.chunk_size)
-    if options.strict:
-        chunks = checked_at_upload(job_options, chunks)
+    chunks = verbatim_at_upload(
+        job_options, _chunks_of(records, options.chunk_size), strict=options.strict
+    )
     job = job_submit(
         tenant=tenant,
         type="csv_import",

@@ -1,7 +1,8 @@
-"""A strict import's chunks that the whole-chunk expression proves are checked while
-they are uploaded (imports.handlers.checked_at_upload): stored checked with the check
-pass's memo, they need no check message; the others still go through the check pass,
-whose verdict is final for the whole job."""
+"""CSV chunks that can go verbatim are marked so while they are uploaded
+(imports.handlers.verbatim_at_upload). A strict import's, proved by the exact
+expression, are stored checked with the check pass's memo and need no check message;
+the others still go through the check pass, whose verdict is final for the whole job.
+A lenient import's carry the same memo from the apply pass's own test."""
 
 from __future__ import annotations
 
@@ -64,7 +65,24 @@ def test_a_chunk_it_cannot_prove_still_fails_the_whole_job(tenant: Any) -> None:
     assert Resource.objects.filter(tenant=tenant.client_model).count() == 0
 
 
-def test_lenient_imports_are_not_checked_at_upload(tenant: Any) -> None:
-    options = {**OPTIONS, "validation": "lenient"}
-    response = upload(tenant.api, HEADER + "".join(_row(i) for i in range(4)), options)
-    assert _stored(response.json()["job_id"]) == [(True, None), (True, None)]
+def test_lenient_chunks_carry_the_memo_and_postgresql_still_checks_the_json(
+    tenant: Any,
+) -> None:
+    # given: row 2 has a trailing comma in its JSON: the apply pass's test lets it
+    # through (PostgreSQL refuses it), row 4 has a type the test refuses
+    rows = [
+        _row(0),
+        'Row 1,document,active,"{""n"":1,}"\n',
+        _row(2),
+        _row(3, "imag"),
+    ]
+    options = {**OPTIONS, "validation": "lenient", "chunk_size": 2}
+    response = upload(tenant.api, HEADER + "".join(rows), options)
+    job_id = response.json()["job_id"]
+    assert _stored(job_id) == [(True, {VERBATIM_ROWS: 2}), (True, None)]
+    # when/then: the first chunk's COPY is refused, and it goes row by row
+    job = run_chunks(job_id)
+    assert (job.status, job.successful, job.failed) == ("completed", 2, 2)
+    assert sorted(row or 0 for row in job.errors.values_list("row", flat=True)) == [2, 4]
+    names = set(Resource.objects.filter(tenant=tenant.client_model).values_list("name", flat=True))
+    assert names == {"Row 0", "Row 2"}
