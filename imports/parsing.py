@@ -235,10 +235,11 @@ def parse_bulk_options(raw: Any) -> BulkImportOptions:
         "chunk_size",
     }
     problems.extend(_problem(k, "Unknown option") for k in data if k not in known)
+    # The cookbook's bare-URL form; `webhook` wins when both are given, and both are
+    # checked either way, so a bad one is never stored or ignored silently.
     webhook = _webhook(data.get("webhook"), "webhook", problems)
-    if webhook is None:
-        # The cookbook's bare-URL form; `webhook` wins when both are given.
-        webhook = _webhook(data.get("notification_webhook"), "notification_webhook", problems)
+    notification = _webhook(data.get("notification_webhook"), "notification_webhook", problems)
+    webhook = webhook or notification
     options = BulkImportOptions(
         upsert=_bool(data, "upsert", False, problems),
         upsert_key=_upsert_key(data, problems),

@@ -95,6 +95,14 @@ def test_limits_and_envelope(tenant: Any) -> None:
         {"resources": [item], "options": {"nope": 1}},
         {"resources": [item], "options": {"upsert_key": "email"}},
         {"resources": [item], "options": {"notification_webhook": "ftp://x"}},
+        # `webhook` wins over notification_webhook, but a bad one is never let through
+        {
+            "resources": [item],
+            "options": {
+                "webhook": "https://webhook.example.com/a",
+                "notification_webhook": {"url": "https://webhook.example.com/b", "headers": []},
+            },
+        },
         {"resources": [item], "options": {"chunk_size": 0}},
         [item],
     ]
