@@ -23,8 +23,18 @@ RESERVED_HEADERS = frozenset(
     }
 )  # fmt: skip
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_MAX_URL = 2048
-_MAX_HEADERS = 20
+# RFC 9110 field values: no control characters but tab. U+0000 also cannot be stored
+# (Job.webhook is jsonb), and CR/LF would split the header.
+HEADER_VALUE_PATTERN = "^[^\\x00-\\x08\\x0a-\\x1f\\x7f]*$"
+# A URL holds no spaces or control characters (and jsonb no U+0000).
+URL_PATTERN = "^https?://[^\\x00-\\x20\\x7f]+$"
+# "completed", or with a prefix such as "batch.completed"; the prefix is ignored.
+EVENT_PATTERN = f"^([^\\x00]*\\.)?({'|'.join(EVENTS)})$"
+MAX_URL_LENGTH = 2048
+MAX_HEADERS = 20
+_URL = re.compile(URL_PATTERN)
+_HEADER_VALUE = re.compile(HEADER_VALUE_PATTERN)
+_EVENT = re.compile(EVENT_PATTERN)
 
 ErrorsFormat = Literal["json", "csv"]
 
@@ -43,11 +53,11 @@ class WebhookOption:
 
 
 def _parse_url(raw: Any, field: str) -> str:
-    if not isinstance(raw, str) or not raw.strip():
+    if not isinstance(raw, str) or len(raw) > MAX_URL_LENGTH or not _URL.fullmatch(raw):
         raise field_error(field, "must be an http(s) URL")
-    url = raw.strip()
+    url = raw
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > _MAX_URL:
+    if not parts.hostname:
         raise field_error(field, "must be an http(s) URL")
     if parts.username or parts.password:
         raise field_error(field, "must not carry credentials; use headers")
@@ -72,7 +82,7 @@ def _parse_events(raw: Any, field: str) -> list[str]:
     events: list[str] = []
     for item in raw:
         # "batch.completed" and "completed" both name the completed event.
-        name = item.rpartition(".")[2] if isinstance(item, str) else None
+        name = item.rpartition(".")[2] if isinstance(item, str) and _EVENT.fullmatch(item) else None
         if name not in EVENTS:
             raise field_error(field, f"unknown event {item!r}; use {', '.join(EVENTS)}")
         if name not in events:
@@ -83,15 +93,14 @@ def _parse_events(raw: Any, field: str) -> list[str]:
 def _parse_headers(raw: Any, field: str) -> dict[str, str]:
     if raw is None:
         return {}
-    if not isinstance(raw, dict) or len(raw) > _MAX_HEADERS:
-        raise field_error(field, f"must be an object of at most {_MAX_HEADERS} string headers")
+    if not isinstance(raw, dict) or len(raw) > MAX_HEADERS:
+        raise field_error(field, f"must be an object of at most {MAX_HEADERS} string headers")
     headers: dict[str, str] = {}
     for name, value in raw.items():
         if (
-            not _HEADER_NAME.match(name)
+            not _HEADER_NAME.fullmatch(name)
             or not isinstance(value, str)
-            or "\r" in value
-            or ("\n" in value)
+            or not _HEADER_VALUE.fullmatch(value)
         ):
             raise field_error(f"{field}.{name}", "must be a valid header name with a string value")
         if name.lower() in RESERVED_HEADERS:

@@ -262,3 +262,37 @@ def test_option_shapes() -> None:
     ):
         with pytest.raises(ValidationError):
             parse_webhook_option(bad)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "https://93.184.215.14/a\u0000b",  # jsonb cannot store U+0000: was a 500
+        " https://93.184.215.14/",
+        "https://93.184.215.14/\n",
+        "https://93.184.215.14/a b",
+        "HTTPS://93.184.215.14/",
+        {"url": "https://93.184.215.14/", "headers": {"X-A": "a\u0000b"}},
+        {"url": "https://93.184.215.14/", "headers": {"X-A": "a\rb"}},
+        {"url": "https://93.184.215.14/", "headers": {"X-A": "a\u007f"}},
+        {"url": "https://93.184.215.14/", "headers": {"X-A\n": "a"}},
+        {"url": "https://93.184.215.14/", "events": ["completed\n"]},
+        {"url": "https://93.184.215.14/", "events": []},
+    ],
+)
+def test_control_characters_and_near_misses_are_refused(bad) -> None:
+    with pytest.raises(ValidationError):
+        parse_webhook_option(bad)
+
+
+def test_tabs_in_header_values_and_prefixed_events_are_taken() -> None:
+    option = parse_webhook_option(
+        {
+            "url": "https://93.184.215.14/done?x=1",
+            "events": ["batch.completed", "failed", "failed"],
+            "headers": {"X-A": "a\tb"},
+        }
+    )
+    assert option is not None
+    assert option.as_json()["events"] == ["completed", "failed"]
+    assert option.headers == {"X-A": "a\tb"}
