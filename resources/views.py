@@ -22,10 +22,11 @@ _PAGING_KEYS = ("limit", "cursor")
 def parse_bool_param(name: str, raw: str | None) -> bool:
     if raw is None:
         return False
-    lowered = raw.lower()
-    if lowered in {"true", "1"}:
+    # Exactly the two spellings of an OpenAPI boolean: "", "1" or "TRUE" would be a
+    # guess, and a wrong guess here deletes a row for good.
+    if raw == "true":
         return True
-    if lowered in {"false", "0", ""}:
+    if raw == "false":
         return False
     raise field_error(name, "Must be true or false")
 

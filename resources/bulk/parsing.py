@@ -54,10 +54,11 @@ def parse_bulk_filter(raw: Any) -> tuple[dict[str, Any], ResourceFilter]:
         raise field_error("filter", "filter is required")
     raw = _object(raw, "filter")
     spec = parse_filter(raw, allowed_extra=(ALL_KEY,))
-    all_flag = raw.get(ALL_KEY)
-    if all_flag is not None and not isinstance(all_flag, bool):
-        raise field_error("filter.all", "Must be true or false")
-    if spec.is_empty and all_flag is not True:
+    # `all` exists to say "every resource" on purpose; false or null would only blur that
+    # (and the OpenAPI document has said `true` only from the start).
+    if ALL_KEY in raw and raw[ALL_KEY] is not True:
+        raise field_error("filter.all", "Must be true; leave it out to filter by the others")
+    if spec.is_empty and raw.get(ALL_KEY) is not True:
         raise ValidationError(
             'An empty filter matches every resource; send "all": true to mean that',
             details=[field_detail("filter", 'Empty filter without "all": true')],

@@ -107,7 +107,12 @@ class Mutation:
         options: dict[str, Any] = {"soft_delete": soft_delete, "dry_run": dry_run}
         if limit is not None:
             options["limit"] = limit
-        request = parse_bulk_delete({"filter": given(filter), "options": options})
+        spec = given(filter)
+        if spec.get("all") is not True:
+            # GraphQL's `all: Boolean` may be false or null, meaning "not all"; the REST
+            # filter takes `all` only as true.
+            spec.pop("all", None)
+        request = parse_bulk_delete({"filter": spec, "options": options})
         info.context.budget.before_write()
         outcome = await sync_to_async(bulk_delete)(tenant=info.context.tenant, request=request)
         info.context.budget.budget.spend(json_size(outcome.deleted_ids))

@@ -183,7 +183,9 @@ def test_tenant_isolation(api, tenant, other_tenant):
     ("body", "field"),
     [
         ({"filter": {}, "update": {"status": "active"}}, "filter"),
-        ({"filter": {"all": False}, "update": {"status": "active"}}, "filter"),
+        ({"filter": {"all": False}, "update": {"status": "active"}}, "filter.all"),
+        ({"filter": {"status": "draft", "all": False}, "update": {"name": "n"}}, "filter.all"),
+        ({"filter": {"status": "draft", "all": None}, "update": {"name": "n"}}, "filter.all"),
         ({"update": {"status": "active"}}, "filter"),
         ({"filter": {"stauts": "draft"}, "update": {"status": "active"}}, "stauts"),
         ({"filter": {"created_before": "2024-13-01"}, "update": {"name": "n"}}, "created_before"),

@@ -137,11 +137,12 @@ def test_delete_of_an_unknown_id_is_404(api: APIClient) -> None:
     assert_error(response, 404, "NOT_FOUND")
 
 
-def test_delete_with_a_bad_soft_flag_is_400_and_deletes_nothing(api: APIClient) -> None:
+@pytest.mark.parametrize("flag", ["maybe", "", "1", "0", "TRUE"])
+def test_delete_with_a_bad_soft_flag_is_400_and_deletes_nothing(api: APIClient, flag: str) -> None:
     # given a resource
     created = create(api)
-    # when deleted with soft=maybe
-    response = api.delete(f"/v1/resources/{created['id']}?soft=maybe")
+    # when deleted with a soft flag that is not an OpenAPI boolean
+    response = api.delete(f"/v1/resources/{created['id']}?soft={flag}")
     # then 400 names the parameter and the resource is still there
     error = assert_error(response, 400, "VALIDATION_ERROR")
     assert error["details"][0]["field"] == "soft"

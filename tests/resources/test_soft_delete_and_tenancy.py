@@ -37,14 +37,6 @@ def test_soft_delete_hides_the_resource_but_keeps_the_row(api: APIClient) -> Non
     assert row.deleted_at is not None and row.name == "gone"
 
 
-@pytest.mark.parametrize("flag", ["true", "1", "TRUE"])
-def test_soft_flag_spellings(api: APIClient, flag: str) -> None:
-    # given a resource / when deleted with a truthy soft flag / then the row stays
-    created = create(api)
-    assert api.delete(f"/v1/resources/{created['id']}?soft={flag}").status_code == 204
-    assert Resource.objects.get(public_id=created["id"]).deleted_at is not None
-
-
 # --- tenant isolation -------------------------------------------------------------------
 
 
