@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -53,14 +52,6 @@ class JobCancelView(APIView):
 
 
 class JobErrorsView(APIView):
-    def perform_content_negotiation(
-        self, request: Request, force: bool = False
-    ) -> tuple[BaseRenderer, str]:
-        # `?format=csv` is this view's own parameter, not DRF's renderer override:
-        # answers (errors included) are JSON, the CSV body is streamed directly.
-        renderer = JSONRenderer()
-        return renderer, renderer.media_type
-
     @extend_schema(
         parameters=[OpenApiParameter(n, str) for n in ("format", "limit", "cursor")],
         responses={200: dict},

@@ -212,6 +212,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["pcf.throttling.TenantRateThrottle"],
+    # Every answer is JSON: DRF's `?format=` renderer override only turned an unknown
+    # value into a 404 on any endpoint, and GET /v1/jobs/{id}/errors owns `?format=csv`.
+    "URL_FORMAT_OVERRIDE": None,
 }
 # Requests per tenant (REST endpoints); one batch counts once however many operations.
 PCF_RATE_LIMIT = env_str("PCF_RATE_LIMIT", "300/s")

@@ -48,6 +48,22 @@ def test_malformed_job_ids_are_404_on_every_job_path(quiet_api: APIClient, bad: 
     assert_error(quiet_api.post(f"/v1/jobs/{bad}/cancel"), 404, "NOT_FOUND")
 
 
+@pytest.mark.parametrize("value", ["xml", "api", "json", "%00", "x" * 300])
+def test_a_format_query_parameter_does_not_pick_a_renderer(api: APIClient, value: str) -> None:
+    # given a resource
+    body = {"name": "r", "type": "other"}
+    created = api.post("/v1/resources", body, format="json").json()["data"]
+    # when it is read with a `?format=` DRF once took as its renderer override
+    response = api.get(f"/v1/resources/{created['id']}?format={value}")
+    # then it is answered in JSON as usual (an unknown value used to be a 404)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["data"]["id"] == created["id"]
+    # and a list treats it as the unknown filter it is, in the contract's shape
+    error = assert_error(api.get(f"/v1/resources?format={value}"), 400, "VALIDATION_ERROR")
+    assert error["details"][0]["field"] == "format"
+
+
 def _cursor(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
