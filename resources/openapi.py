@@ -12,6 +12,13 @@ from typing import Any
 
 from django.conf import settings
 
+from jobs.parsing import (
+    EVENT_PATTERN,
+    HEADER_VALUE_PATTERN,
+    MAX_HEADERS,
+    MAX_URL_LENGTH,
+    URL_PATTERN,
+)
 from pcf.bounds import BIGINT_MAX
 from pcf.pagination import CURSOR_LENGTH, CURSOR_PATTERN
 from resources.parsing import ID_PATTERN, STATUSES, TYPES
@@ -21,12 +28,75 @@ NO_NUL = "^[^\\x00]*$"  # PostgreSQL text and jsonb cannot hold U+0000
 _REF = "#/components/schemas/"
 
 
+_WEBHOOK_URL = {"type": "string", "maxLength": MAX_URL_LENGTH, "pattern": URL_PATTERN}
+
+# A job's webhook option (jobs.parsing.parse_webhook_option), inlined where it is taken:
+# OpenAPI 3.0 ignores `nullable` beside a $ref. Null is the same as absent.
+WEBHOOK_OPTION: dict[str, Any] = {
+    "description": "Where to announce the job's end: a URL, or {url, events, headers}. "
+    "Signed with the tenant's webhook secret; private, loopback and link-local targets "
+    "are refused (docs/jobs.md).",
+    "nullable": True,
+    "anyOf": [
+        _WEBHOOK_URL,
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["url"],
+            "properties": {
+                "url": _WEBHOOK_URL,
+                "events": {
+                    "description": "Default: every event. A prefix (`batch.completed`) is ignored.",
+                    "type": "array",
+                    "nullable": True,
+                    "minItems": 1,
+                    "items": {"type": "string", "pattern": EVENT_PATTERN},
+                },
+                "headers": {
+                    "description": "Sent with every delivery. Names are HTTP tokens; Host, "
+                    "Content-Type, Content-Length, Connection, Transfer-Encoding, X-PCF-Signature "
+                    "and X-PCF-Delivery-Id are PCF's.",
+                    "type": "object",
+                    "nullable": True,
+                    "maxProperties": MAX_HEADERS,
+                    "additionalProperties": {"type": "string", "pattern": HEADER_VALUE_PATTERN},
+                },
+            },
+        },
+    ],
+}
+
+
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": _REF + name}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _metadata_levels(max_depth: int) -> dict[str, Any]:
+    """One schema per nesting level, so the document states the depth limit exactly:
+    a value at level n may be an array or object only while n <= max_depth."""
+    levels: dict[str, Any] = {}
+    for level in range(2, max_depth + 2):
+        variants: list[dict[str, Any]] = [
+            {"type": "string", "pattern": NO_NUL},
+            {"type": "number"},
+            {"type": "boolean"},
+        ]
+        if level <= max_depth:
+            inner = _ref(f"MetadataLevel{level + 1}")
+            variants += [
+                {"type": "array", "items": inner},
+                {"type": "object", "additionalProperties": inner},
+            ]
+        levels[f"MetadataLevel{level}"] = {
+            "description": f"A metadata value at nesting level {level}; no U+0000.",
+            "anyOf": variants,
+            "nullable": True,
+        }
+    return levels
 
 
 SCHEMAS: dict[str, Any] = {
@@ -44,22 +114,13 @@ SCHEMAS: dict[str, Any] = {
     "ResourceType": {"type": "string", "enum": TYPES},
     "ResourceStatus": {"type": "string", "enum": STATUSES},
     "ResourceName": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": NO_NUL},
-    "MetadataValue": {
-        "description": "Any JSON value without U+0000.",
-        "anyOf": [
-            {"type": "string", "pattern": NO_NUL},
-            {"type": "number"},
-            {"type": "boolean"},
-            {"type": "array", "items": _ref("MetadataValue")},
-            {"type": "object", "additionalProperties": _ref("MetadataValue")},
-        ],
-        "nullable": True,
-    },
+    **_metadata_levels(settings.PCF_METADATA_MAX_DEPTH),
     "Metadata": {
         "type": "object",
-        "description": "A JSON object of at most 64 KiB as compact UTF-8 JSON and 10 levels "
-        "deep (a flat object is 1), with no U+0000 anywhere.",
-        "additionalProperties": _ref("MetadataValue"),
+        "description": "A JSON object of at most 64 KiB as compact UTF-8 JSON and "
+        f"{settings.PCF_METADATA_MAX_DEPTH} levels deep (a flat object is 1), with no U+0000 "
+        "anywhere.",
+        "additionalProperties": _ref("MetadataLevel2"),
     },
     "ResourceCreate": {
         "type": "object",
@@ -121,6 +182,7 @@ SCHEMAS: dict[str, Any] = {
             "suppress_success": {"type": "boolean"},
             "soft_delete": {"type": "boolean"},
             "async": {"type": "boolean"},
+            "webhook": WEBHOOK_OPTION,
         },
     },
     "BulkFilter": {
@@ -139,14 +201,15 @@ SCHEMAS: dict[str, Any] = {
         },
         "minProperties": 1,
     },
-    "BulkLimit": {"type": "integer", "minimum": 1, "maximum": BIGINT_MAX},
 }
 
 
 def _bulk(update: bool) -> dict[str, Any]:
     options: dict[str, Any] = {
         "dry_run": {"type": "boolean"},
-        "limit": _ref("BulkLimit"),
+        # Inline: 3.0 ignores `nullable` beside a $ref, and a null limit means none.
+        "limit": {"type": "integer", "minimum": 1, "maximum": BIGINT_MAX, "nullable": True},
+        "webhook": WEBHOOK_OPTION,
     }
     if not update:
         options["soft_delete"] = {"type": "boolean"}
@@ -183,6 +246,9 @@ _BULK_IMPORT_OPTIONS: dict[str, Any] = {
             "maximum": settings.PCF_IMPORT_CHUNK_SIZE_MAX,
             "nullable": True,
         },
+        "webhook": WEBHOOK_OPTION,
+        # The cookbook's bare-URL form; `webhook` wins when both are given.
+        "notification_webhook": WEBHOOK_OPTION,
     },
 }
 _CHECKED_FIRST = {

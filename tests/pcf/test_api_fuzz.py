@@ -23,6 +23,7 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 MAX_SECONDS = int(os.environ.get("FUZZ_MAX_SECONDS", "60"))
 SEED = int(os.environ.get("FUZZ_SEED", "20261203"))
 CONFIG = Path(__file__).with_name("schemathesis.toml")
+ROOT = Path(__file__).resolve().parents[2]
 CHECKS = {
     "not_a_server_error",
     "status_code_conformance",
@@ -84,6 +85,7 @@ def test_schemathesis_finds_nothing(server: LiveServer, tmp_path: Path) -> None:
         text=True,
         timeout=MAX_SECONDS * 4 + 120,
         env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"},
+        cwd=ROOT,  # the config's hooks module is imported from here
     )
     print(run.stdout)  # the run's summary, for `pytest -s`
     # then: it found nothing

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 import pytest
 from django.test import Client
 
@@ -115,3 +116,72 @@ def test_bulk_import_options_given_as_null_take_their_defaults(api, schema):
     for name, value in options["options"]["properties"].items():
         assert value.get("nullable") is True, name
         assert value.get("enum") is None or None in value["enum"], name
+
+
+WEBHOOK = {
+    "url": "https://webhook.example.com/done",
+    "events": ["completed", "failed"],
+    "headers": {"X-Team": "data"},
+}
+
+
+def _validate(schema: dict[str, Any], name: str, body: dict[str, Any]) -> None:
+    ref = {"$ref": f"#/components/schemas/{name}", "components": schema["components"]}
+    jsonschema.validate(body, ref)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"notification_webhook": "https://webhook.example.com/import-complete"},  # cookbook
+        {"webhook": WEBHOOK},
+    ],
+)
+def test_the_bulk_import_webhook_options_are_documented_and_taken(api, schema, options):
+    body = {"resources": [{"name": "a", "type": "other"}], "options": options}
+    # the document allows them (it used to refuse any key but four) ...
+    _validate(schema, "BulkImportRequest", body)
+    # ... and the API takes them
+    response = api.post("/v1/bulk/resources", body, format="json")
+    assert response.status_code == 202, response.json()
+
+
+@pytest.mark.parametrize("name", ["BatchOptions", "BulkUpdateRequest", "BulkDeleteRequest"])
+def test_every_job_making_request_documents_its_webhook(schema, name):
+    component = schema["components"]["schemas"][name]
+    options = component if name == "BatchOptions" else component["properties"]["options"]
+    webhook = options["properties"]["webhook"]
+    jsonschema.validate(WEBHOOK, webhook)
+    jsonschema.validate("https://webhook.example.com/done", webhook)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"url": "https://x.example.com", "events": ["started"]}, webhook)
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"k": value}
+    return value
+
+
+@pytest.mark.parametrize(("depth", "accepted"), [(10, True), (11, False)])
+def test_the_metadata_depth_limit_is_the_documents(api, schema, depth, accepted):
+    body = {"name": "deep", "type": "other", "metadata": _nested(depth)}
+    # the document and the API agree on where nesting stops
+    try:
+        _validate(schema, "ResourceCreate", body)
+        valid = True
+    except jsonschema.ValidationError:
+        valid = False
+    response = api.post("/v1/resources", body, format="json")
+    assert valid is accepted
+    assert (response.status_code == 201) is accepted, response.json()
+
+
+def test_a_null_bulk_limit_is_documented_and_means_none(api, schema):
+    body = {"filter": {"all": True}, "options": {"limit": None, "dry_run": True}}
+    # (jsonschema does not read OpenAPI's `nullable`: the flag itself is checked)
+    assert schema["components"]["schemas"]["BulkDeleteRequest"]["properties"]["options"][
+        "properties"
+    ]["limit"]["nullable"]
+    assert api.post("/v1/bulk-delete/resources", body, format="json").status_code == 200
