@@ -483,6 +483,34 @@ def quiesce(timeout: float = 120.0) -> None:
         cursor.execute("CHECKPOINT")
 
 
+# BENCH_PG_STATEMENTS=1: the benchmark's own servers load pg_stat_statements and each PCF
+# run prints the statements PostgreSQL spent the most time in (where its CPU goes).
+STATEMENTS = os.environ.get("BENCH_PG_STATEMENTS") == "1"
+
+
+def statements_reset() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        cursor.execute("SELECT pg_stat_statements_reset()")
+
+
+def statements_top(limit: int = 10) -> list[dict[str, Any]]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT calls, round(total_exec_time::numeric, 1), rows, left(query, 90)"
+            " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %s",
+            [limit],
+        )
+        top = cursor.fetchall()
+    for calls, ms, rows, query in top:
+        print(f"      {ms:>9} ms {calls:>6} calls {rows:>8} rows  {' '.join(query.split())}")
+    return [{"calls": c, "ms": float(m), "rows": r, "query": q} for c, m, r, q in top]
+
+
 def run_pcf(stack: Stack, path: Path, rows: int, mode: str, chunk_size: int) -> dict[str, Any]:
     import httpx
 
@@ -495,6 +523,8 @@ def run_pcf(stack: Stack, path: Path, rows: int, mode: str, chunk_size: int) -> 
     tenant, token = ApiClient.issue(f"bench-pcf-{mode}")
     peaks = PeakRss()
     options = {"validation": mode, "chunk_size": chunk_size}
+    if STATEMENTS:
+        statements_reset()
     try:
         body, content_type = _multipart(path, options)
         started = time.monotonic()
@@ -551,6 +581,7 @@ def run_pcf(stack: Stack, path: Path, rows: int, mode: str, chunk_size: int) -> 
         assert count == rows, (count, rows)
         chunk_ms = sorted(job.chunks.values_list("duration_ms", flat=True))
         chunk_p50 = chunk_ms[len(chunk_ms) // 2] if chunk_ms else 0
+        statements = statements_top() if STATEMENTS else []
     finally:
         Resource.objects.filter(tenant=tenant).delete()
         tenant.delete()
@@ -558,6 +589,7 @@ def run_pcf(stack: Stack, path: Path, rows: int, mode: str, chunk_size: int) -> 
         "chunk_size": chunk_size,
         "cpu_s": {k: round(v, 1) for k, v in cpu.items()},
         "chunk_p50_ms": chunk_p50,
+        "statements": statements,
         "chunk_sum_s": sum(chunk_ms) / 1000,
         "seconds": seconds,
         "upload_seconds": upload_seconds,
@@ -629,6 +661,8 @@ def run_profiles(profiles: list[str]) -> None:
     bin_dir = Path(chosen) if chosen else None
     for profile in profiles:
         conf = dict(PG_PROFILES[profile])
+        if STATEMENTS:
+            conf["shared_preload_libraries"] = "'pg_stat_statements'"
         if bin_dir is None:
             conf = {k: ("pglz" if v == "lz4" else v) for k, v in conf.items()}
         server = OwnedPostgres(conf=conf, bin_dir=bin_dir)
