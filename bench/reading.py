@@ -128,19 +128,36 @@ def _timed_sql(sql: str, params: list[Any]) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
-def _timed_job(client: Any, path: str, body: dict[str, Any]) -> tuple[float, int]:
-    """Seconds and rows of a bulk change: a job (202) waited for, or a direct answer
-    when the matched set is under PCF_BULK_SYNC_LIMIT."""
+def _chunk_timings(job_id: str) -> dict[str, Any]:
+    """Where a bulk job's time went: its chunks' own durations against the whole."""
+    from jobs.models import Job
+
+    job = Job.objects.get(pk=job_id)
+    durations = sorted(job.chunks.values_list("duration_ms", flat=True))
+    ends = sorted(job.chunks.values_list("finished_at", flat=True))
+    return {
+        "chunks": len(durations),
+        "chunk_p50_ms": durations[len(durations) // 2],
+        "chunk_sum_s": round(sum(durations) / 1000, 2),
+        "first_chunk_done_s": round((ends[0] - job.created_at).total_seconds(), 2),
+        "last_chunk_done_s": round((ends[-1] - job.created_at).total_seconds(), 2),
+    }
+
+
+def _timed_job(client: Any, path: str, body: dict[str, Any]) -> tuple[float, int, dict[str, Any]]:
+    """Seconds and rows of a bulk change, with its chunk timings: a job (202) waited
+    for, or a direct answer when the matched set is under PCF_BULK_SYNC_LIMIT."""
     started = time.perf_counter()
     answer = client.post(path, json=body)
     assert answer.status_code in (200, 202), answer.text
     if answer.status_code == 200:
         data = answer.json()
         count = data.get("updated_count", data.get("deleted_count"))
-        return time.perf_counter() - started, int(count)
+        return time.perf_counter() - started, int(count), {}
     job = _wait_job(client, answer.json()["job_id"])
+    seconds = time.perf_counter() - started
     assert job["status"] == "completed", job
-    return time.perf_counter() - started, int(job["progress"]["successful"])
+    return seconds, int(job["progress"]["successful"]), _chunk_timings(job["id"])
 
 
 def main() -> None:
@@ -193,20 +210,20 @@ def main() -> None:
                 " AND deleted_at IS NULL"
             )
             raw_s, raw_n = _timed_sql(raw_update, [json.dumps(PATCH), twin.pk])
-            pcf_s, pcf_n = _timed_job(client, "/v1/bulk-update/resources", update)
+            pcf_s, pcf_n, timings = _timed_job(client, "/v1/bulk-update/resources", update)
             results["bulk_update"] = {
                 "rows": pcf_n, "raw_rows": raw_n, "raw_s": round(raw_s, 2),
-                "pcf_s": round(pcf_s, 2), "pcf_vs_raw": round(raw_s / pcf_s, 2),
+                "pcf_s": round(pcf_s, 2), "pcf_vs_raw": round(raw_s / pcf_s, 2), **timings,
             }  # fmt: skip
             raw_delete = (
                 "DELETE FROM resources_resource WHERE tenant_id = %s AND status = 'archived'"
             )
             raw_s, raw_n = _timed_sql(raw_delete, [twin.pk])
             delete = {"filter": {"status": "archived"}}
-            pcf_s, pcf_n = _timed_job(client, "/v1/bulk-delete/resources", delete)
+            pcf_s, pcf_n, timings = _timed_job(client, "/v1/bulk-delete/resources", delete)
             results["bulk_delete"] = {
                 "rows": pcf_n, "raw_rows": raw_n, "raw_s": round(raw_s, 2),
-                "pcf_s": round(pcf_s, 2), "pcf_vs_raw": round(raw_s / pcf_s, 2),
+                "pcf_s": round(pcf_s, 2), "pcf_vs_raw": round(raw_s / pcf_s, 2), **timings,
             }  # fmt: skip
     finally:
         if stack is not None:
@@ -235,6 +252,12 @@ def _report(results: dict[str, Any]) -> None:
                 f"  {name}: {r['rows']:,} rows in {r['pcf_s']} s; raw SQL {r['raw_s']} s"
                 f" ({r['pcf_vs_raw']} of raw)"
             )
+            if "chunks" in r:
+                print(
+                    f"    {r['chunks']} chunks, {r['chunk_p50_ms']} ms each (median),"
+                    f" {r['chunk_sum_s']} s in all; first done after {r['first_chunk_done_s']} s,"
+                    f" last after {r['last_chunk_done_s']} s"
+                )
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"reading-{time.strftime('%Y%m%d-%H%M%S')}.json"
     Path(path).write_text(json.dumps(results, indent=2))
