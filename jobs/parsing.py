@@ -22,7 +22,8 @@ RESERVED_HEADERS = frozenset(
         "transfer-encoding", "connection",
     }
 )  # fmt: skip
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# RFC 9110 field names: tokens.
+HEADER_NAME_PATTERN = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"
 # RFC 9110 field values: no control characters but tab. U+0000 also cannot be stored
 # (Job.webhook is jsonb), and CR/LF would split the header.
 HEADER_VALUE_PATTERN = "^[^\\x00-\\x08\\x0a-\\x1f\\x7f]*$"
@@ -32,6 +33,7 @@ URL_PATTERN = "^https?://[^\\x00-\\x20\\x7f]+$"
 EVENT_PATTERN = f"^([^\\x00]*\\.)?({'|'.join(EVENTS)})$"
 MAX_URL_LENGTH = 2048
 MAX_HEADERS = 20
+_HEADER_NAME = re.compile(HEADER_NAME_PATTERN)
 _URL = re.compile(URL_PATTERN)
 _HEADER_VALUE = re.compile(HEADER_VALUE_PATTERN)
 _EVENT = re.compile(EVENT_PATTERN)

@@ -23,12 +23,7 @@ from resources.merge import merge_patch
 from resources.models import Resource
 from resources.parsing import ResourcePatch, check_metadata
 from resources.selectors import live_resources
-from resources.services.matched_sql import (
-    delete_by_seq,
-    delete_seqs,
-    update_by_seq,
-    update_metadata_values,
-)
+from resources.services.matched_sql import delete_by_seq, update_by_seq, update_metadata_values
 
 
 @dataclass
@@ -139,7 +134,7 @@ def delete_rows(
     """Delete (or soft-delete) the matching rows; return their ids. Call in a transaction."""
     queryset = matching(tenant=tenant, spec=spec, seq_range=seq_range).select_for_update()
     seqs = list(queryset.values_list("seq", flat=True)[:limit])
-    return delete_by_seq(seqs, soft=soft, now=timezone.now())
+    return [public_id for _, public_id in delete_by_seq(seqs, soft=soft, now=timezone.now())]
 
 
 def delete_rows_in_ranges(
@@ -156,7 +151,7 @@ def delete_rows_in_ranges(
     span = (min(first for first, _ in ranges), max(last for _, last in ranges))
     queryset = matching(tenant=tenant, spec=spec, seq_range=span).filter(within)
     seqs = list(queryset.select_for_update().values_list("seq", flat=True))
-    deleted = sorted(delete_seqs(seqs, soft=soft, now=timezone.now()))
+    deleted = [seq for seq, _ in delete_by_seq(seqs, soft=soft, now=timezone.now())]
     return [
         bisect.bisect_right(deleted, last) - bisect.bisect_left(deleted, first)
         for first, last in ranges

@@ -103,33 +103,20 @@ def update_metadata_values(
     return updated
 
 
-def _delete_sql(soft: bool, now: datetime) -> tuple[str, list[Any]]:
-    """The statement that deletes (or marks deleted) the rows whose seq is in the one
-    parameter it still needs, returning each row's seq and public id."""
+def delete_by_seq(seqs: Sequence[int], *, soft: bool, now: datetime) -> list[tuple[int, str]]:
+    """Delete (or mark deleted) the given rows; return (seq, public id) of each row it
+    deleted, in seq order."""
+    if not seqs:
+        return []
     if soft:
         sql = (
             f"UPDATE {TABLE} SET deleted_at = %s, updated_at = %s "  # noqa: S608
             "WHERE seq = ANY(%s) AND deleted_at IS NULL RETURNING seq, public_id"
         )
-        return sql, [now, now]
-    return f"DELETE FROM {TABLE} WHERE seq = ANY(%s) RETURNING seq, public_id", []  # noqa: S608
-
-
-def delete_by_seq(seqs: Sequence[int], *, soft: bool, now: datetime) -> list[str]:
-    """Delete (or mark deleted) the given rows; return their public ids in seq order."""
-    if not seqs:
-        return []
-    sql, params = _delete_sql(soft, now)
+        params: list[Any] = [now, now, list(seqs)]
+    else:
+        sql = f"DELETE FROM {TABLE} WHERE seq = ANY(%s) RETURNING seq, public_id"  # noqa: S608
+        params = [list(seqs)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, list(seqs)])
-        return [public_id for _, public_id in sorted(cursor.fetchall())]
-
-
-def delete_seqs(seqs: Sequence[int], *, soft: bool, now: datetime) -> list[int]:
-    """Delete (or mark deleted) the given rows; return the seqs of those it deleted."""
-    if not seqs:
-        return []
-    sql, params = _delete_sql(soft, now)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, list(seqs)])
-        return [seq for seq, _ in cursor.fetchall()]
+        cursor.execute(sql, params)
+        return sorted(cursor.fetchall())

@@ -14,10 +14,10 @@ from typing import Any
 
 import schemathesis
 
-from jobs.parsing import MAX_URL_LENGTH, RESERVED_HEADERS, URL_PATTERN
+from jobs.parsing import HEADER_NAME_PATTERN, MAX_URL_LENGTH, RESERVED_HEADERS, URL_PATTERN
 
 _WEBHOOK_KEYS = ("webhook", "notification_webhook")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TOKEN = re.compile(HEADER_NAME_PATTERN)
 _URL = re.compile(URL_PATTERN)
 PUBLIC_URL = "https://webhook.example.com/fuzz"
 
