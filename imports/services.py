@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from imports.csv_stream import decoded_text, plain_bytes, record_batches
+from imports.csv_stream import Records, plain_bytes, record_batches, utf8_pieces
 from imports.handlers import values_from_item, verbatim_at_upload
 from imports.parsing import BulkImportOptions, BulkImportRequest, CsvImportOptions
 from imports.rows import bind_mapping, header_of
@@ -46,46 +46,55 @@ def too_many_chunks(chunk_size: int) -> ValidationError:
     )
 
 
-def _chunks_of(records: Iterator[list[str]], size: int) -> Iterator[ChunkInput]:
-    """Records regrouped into chunks of `size` (the last may be shorter). A malformed
-    record, or a chunk past PCF_JOB_MAX_CHUNKS (counted as they are produced: the file's
-    length is unknown until read), is a ValidationError (the engine then fails the job,
-    nothing written)."""
-    pending: list[str] = []
+def _chunk(runs: list[Records], count: int) -> ChunkInput:
+    return ChunkInput(row_count=count, payload_text=b"".join(r.data for r in runs).decode())
+
+
+def _chunks_of(runs: Iterator[Records], size: int) -> Iterator[ChunkInput]:
+    """Records regrouped into chunks of `size` (the last may be shorter). A chunk past
+    PCF_JOB_MAX_CHUNKS (counted as they are produced: the file's length is unknown until
+    read) is a ValidationError (the engine then fails the job, nothing written)."""
+    pending: list[Records] = []
+    have = 0
     room = int(settings.PCF_JOB_MAX_CHUNKS)
-    try:
-        for batch in records:
-            pending.extend(batch)
-            while len(pending) >= size:
-                if room == 0:
-                    raise too_many_chunks(size)
-                room -= 1
-                yield ChunkInput(row_count=size, payload_text="".join(pending[:size]))
-                del pending[:size]
-    except csv.Error as exc:
-        raise field_error("file", f"Malformed CSV: {exc}") from None
+    for run in runs:
+        while have + run.count >= size:
+            if room == 0:
+                raise too_many_chunks(size)
+            room -= 1
+            if have + run.count > size:
+                head, run = run.split(size - have)
+                pending.append(head)
+            else:
+                pending.append(run)
+                run = Records(b"", 0)
+            yield _chunk(pending, size)
+            pending, have = [], 0
+        if run.count:
+            pending.append(run)
+            have += run.count
     if pending:
         if room == 0:
             raise too_many_chunks(size)
-        yield ChunkInput(row_count=len(pending), payload_text="".join(pending))
+        yield _chunk(pending, have)
 
 
-def _first_records(batches: Iterator[list[str]]) -> tuple[list[str], list[str]]:
+def _first_records(runs: Iterator[Records]) -> tuple[list[str], Records]:
     """The header and the first data records. Raises ValidationError for an empty or
     header-only file."""
+    first = next(runs, None)
+    if first is None:
+        raise field_error("file", "The file is empty")
+    line, rest = first.split(1) if first.count > 1 else (first, Records(b"", 0))
     try:
-        first = next(batches, None)
-        if first is None:
-            raise field_error("file", "The file is empty")
-        header = header_of(next(csv.reader(first[:1])))
-        rest = first[1:]
-        while not rest:
-            following = next(batches, None)
-            if following is None:
-                raise field_error("file", "The file has a header but no data rows")
-            rest = following
+        header = header_of(next(csv.reader([line.data.decode()])))
     except csv.Error as exc:
         raise field_error("file", f"Malformed CSV: {exc}") from None
+    while not rest.count:
+        following = next(runs, None)
+        if following is None:
+            raise field_error("file", "The file has a header but no data rows")
+        rest = following
     return header, rest
 
 
@@ -98,11 +107,11 @@ def csv_import_start(
     PayloadTooLarge past the size cap. A problem found after chunks were stored fails
     the job: none of its chunks ever runs (they run only once the whole upload was read
     and the job sealed; a strict import's check pass runs meanwhile)."""
-    texts = decoded_text(plain_bytes(pieces, max_bytes=int(settings.PCF_IMPORT_MAX_BYTES)))
-    batches = record_batches(texts, max_record_bytes=int(settings.PCF_CSV_MAX_RECORD_BYTES))
-    header, first = _first_records(batches)
+    data = utf8_pieces(plain_bytes(pieces, max_bytes=int(settings.PCF_IMPORT_MAX_BYTES)))
+    runs = record_batches(data, max_record_bytes=int(settings.PCF_CSV_MAX_RECORD_BYTES))
+    header, first = _first_records(runs)
     columns = bind_mapping(options.mapping, header)
-    records = itertools.chain([first], batches)
+    records = itertools.chain([first], runs)
     job_options = {
         **options.as_job_options(),
         "header": header,
