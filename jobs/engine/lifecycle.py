@@ -5,7 +5,6 @@ ready, and the window (jobs.engine.dispatch) takes them."""
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from jobs import progress
 from jobs.engine import checks, dispatch, ledger
@@ -83,10 +83,17 @@ def job_create(
     return job
 
 
+# Binary: text goes as its UTF-8 bytes, where the text format escapes every line end of
+# a CSV chunk on the client and unescapes it on the server (1M rows: 0.36 s of the web's
+# 1.7 s upload went to psycopg's escaping).
 _STAGE_COPY_SQL = (
     "COPY jobs_chunk (job_id, seq, row_offset, row_count, payload, payload_text, status,"
-    " attempts, successful, failed, skipped, error, checked) FROM STDIN"
+    " attempts, successful, failed, skipped, error, checked) FROM STDIN (FORMAT binary)"
 )
+_STAGE_COPY_TYPES = (
+    "varchar", "int4", "int4", "int4", "jsonb", "text", "varchar",
+    "int4", "int4", "int4", "int4", "text", "bool",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -110,9 +117,10 @@ def job_add_chunks(*, job: Job, chunks: Iterable[StagedChunk], check: bool = Fal
         connection.wrap_database_errors,
         wrapper.cursor.copy(_STAGE_COPY_SQL) as copy,
     ):
+        copy.set_types(list(_STAGE_COPY_TYPES))
         for staged in chunks:
             item = staged.chunk
-            payload = None if item.payload is None else json.dumps(item.payload)
+            payload = None if item.payload is None else Jsonb(item.payload)
             head = (job.id, staged.seq, staged.row_offset, item.row_count, payload)
             counters = (0, 0, 0, 0, "")  # attempts, successful, failed, skipped, error
             checked = item.checked or not check
