@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from imports.rows import BoundColumn, validate_cells
-from imports.verbatim import VerbatimPlan, verbatim_rows, verbatim_text
+from imports.verbatim import VerbatimPlan, lines_at_most, verbatim_rows, verbatim_text
 from resources.parsing import json_depth
 
 PLAN = VerbatimPlan(fields=("name", "type", "status", "metadata"), width=4)
@@ -228,3 +228,13 @@ def test_postgresql_and_the_validator_take_every_metadata_the_expression_accepts
             [accepted],
         )
         assert cursor.fetchone() == (len(accepted),)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    text=st.binary(max_size=80).map(lambda b: b.replace(b"\x00", b"\n")),
+    longest=st.integers(0, 16),
+)
+def test_lines_at_most_agrees_with_measuring_every_line(text: bytes, longest: int) -> None:
+    # given any bytes, with line ends anywhere, and any limit / when / then
+    assert lines_at_most(text, longest) == (max(map(len, text.split(b"\n"))) <= longest)
