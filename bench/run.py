@@ -10,6 +10,7 @@ import importlib.util
 
 MODULES = [
     "bench.imports",
+    "bench.upload",
     "bench.copy_scaling",
     "bench.reading",
     "bench.batch",
