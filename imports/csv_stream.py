@@ -138,9 +138,9 @@ def _record_too_long(line: int, limit: int) -> ValidationError:
     )
 
 
-# The characters str.isspace() takes for white space, but the line end: a line of only
-# these is blank, not a row.
-_ASCII_SPACE = b"\t\x0b\x0c\r\x1c\x1d\x1e\x1f "
+# The ASCII characters str.isspace() takes for white space: a record of only these (and
+# the others below) is blank, not a row.
+_ASCII_SPACE = b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
 _UNICODE_SPACE = r"\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
 # A line the fast path cannot take as one plain record: an odd number of quotes (a
 # quoted field goes on past its line end) or nothing but white space (blank). RE2 (a
@@ -154,7 +154,7 @@ _NOT_PLAIN_LINE = re2.compile(
 
 
 def _blank(record: bytes) -> bool:
-    rest = record.rstrip(b"\n").strip(_ASCII_SPACE)
+    rest = record.strip(_ASCII_SPACE)
     return not rest or (not rest.isascii() and rest.decode().isspace())
 
 
@@ -177,7 +177,9 @@ class Records:
         return cls(b"".join(records), len(records), tuple(itertools.accumulate(map(len, records))))
 
     def split(self, count: int) -> tuple[Records, Records]:
-        """The first `count` records (0 < count < self.count) and the rest."""
+        """The first `count` records (0 < count <= self.count) and the rest."""
+        if count == self.count:
+            return self, NO_RECORDS
         if self.ends is None:
             match = _lines_pattern(count).match(self.data)
             assert match is not None, "a plain run has a line end per record"
@@ -191,6 +193,9 @@ class Records:
             Records(self.data[:cut], count, self.ends[:count]),
             Records(self.data[cut:], self.count - count, tuple(e - cut for e in self.ends[count:])),
         )
+
+
+NO_RECORDS = Records(b"", 0)
 
 
 class _RecordCutter:

@@ -62,12 +62,8 @@ def _chunks_of(runs: Iterator[Records], size: int) -> Iterator[ChunkInput]:
             if room == 0:
                 raise too_many_chunks(size)
             room -= 1
-            if have + run.count > size:
-                head, run = run.split(size - have)
-                pending.append(head)
-            else:
-                pending.append(run)
-                run = Records(b"", 0)
+            head, run = run.split(size - have)
+            pending.append(head)
             yield _chunk(pending, size)
             pending, have = [], 0
         if run.count:
@@ -85,7 +81,7 @@ def _first_records(runs: Iterator[Records]) -> tuple[list[str], Records]:
     first = next(runs, None)
     if first is None:
         raise field_error("file", "The file is empty")
-    line, rest = first.split(1) if first.count > 1 else (first, Records(b"", 0))
+    line, rest = first.split(1)
     try:
         header = header_of(next(csv.reader([line.data.decode()])))
     except csv.Error as exc:
