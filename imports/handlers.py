@@ -98,7 +98,9 @@ def _copy_verbatim(
         return None
     try:
         with transaction.atomic():  # a savepoint: a refused COPY leaves nothing behind
-            resources_copy_verbatim(tenant=job.tenant, fields=plan.fields, csv_text=text)
+            resources_copy_verbatim(
+                tenant=job.tenant, fields=plan.fields, csv_text=text, rows=count
+            )
     except (DataError, IntegrityError):
         return None
     return ChunkOutcome(
@@ -131,12 +133,9 @@ def import_csv_chunks(job: Job, chunks: list[Chunk]) -> list[ChunkOutcome] | Non
     if None in counts:
         return None
     data = b"".join(d if d.endswith(b"\n") else d + b"\n" for d in payloads)
-    resources_copy_verbatim(tenant=job.tenant, fields=plan.fields, csv_text=data)
-    return [
-        ChunkOutcome(successful=n, failed=0, meta={"created": n, "updated": 0})
-        for n in counts
-        if n is not None
-    ]
+    known = [n for n in counts if n is not None]
+    resources_copy_verbatim(tenant=job.tenant, fields=plan.fields, csv_text=data, rows=sum(known))
+    return [ChunkOutcome(successful=n, failed=0, meta={"created": n, "updated": 0}) for n in known]
 
 
 def _write_rows(

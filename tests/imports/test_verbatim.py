@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from imports.apply import Pending, apply_rows
@@ -332,22 +332,41 @@ def assert_ids_are_theirs(owner: Any, stranger: Any) -> None:
         assert stranger.api.get(f"/v1/resources/{public_id}").status_code == 404
 
 
+# Rows of one line each get their ids from the worker (resources_copy_verbatim); a chunk
+# with a quoted line end gets them from the table's default.
+ONE_LINE_ROWS = [row for row in VALID_ROWS if not any("\n" in v or "\r" in v for v in row)]
+
+
+def ids_in_insert_order(tenant: Any) -> list[str]:
+    return list(
+        Resource.objects.filter(tenant=tenant.client_model)
+        .order_by("seq")
+        .values_list("public_id", flat=True)
+    )
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [pytest.param(VALID_ROWS, id="quoted line ends"), pytest.param(ONE_LINE_ROWS, id="one line")],
+)
 @pytest.mark.parametrize("eol", ["\n", "\r\n"], ids=["LF", "CRLF"])
 def test_verbatim_and_general_paths_store_exactly_the_same_values(
-    tenant: Any, other_tenant: Any, eol: str
+    tenant: Any, other_tenant: Any, eol: str, rows: list[tuple[str, str, str, str]]
 ) -> None:
     # given: the tricky rows as one chunk text, which qualifies for verbatim
-    text = csv_text(VALID_ROWS, eol)
-    assert qualifies(text) == len(VALID_ROWS)
+    text = csv_text(rows, eol)
+    assert qualifies(text) == len(rows)
     direct = Tenant("tenant-c")
     # when: written verbatim by COPY directly (PostgreSQL accepting every row) ...
     with transaction.atomic():
-        resources_copy_verbatim(tenant=direct.client_model, fields=PLAN.fields, csv_text=text)
+        resources_copy_verbatim(
+            tenant=direct.client_model, fields=PLAN.fields, csv_text=text, rows=len(rows)
+        )
     # ... through the API, where the chunk takes the verbatim path ...
     response = upload(tenant.api, HEADER_LINE.replace("\n", eol) + text, {"validation": "strict"})
     assert response.status_code == 202, response.json()
     job, copies = run_chunks_watched(response.json()["job_id"])
-    assert (job.status, job.successful, job.failed) == ("completed", len(VALID_ROWS), 0)
+    assert (job.status, job.successful, job.failed) == ("completed", len(rows), 0)
     assert copies == 1
     # ... and by the general path, row by row in Python
     general_path(other_tenant, text)
@@ -356,22 +375,62 @@ def test_verbatim_and_general_paths_store_exactly_the_same_values(
     assert stored(direct) == general
     assert stored(tenant) == general
     # and: those are the values sent (metadata equal as JSON, numbers exact)
-    assert [r[:3] for r in general] == [r[:3] for r in VALID_ROWS]
-    assert [exact_json(r[3]) for r in general] == [exact_json(r[3]) for r in VALID_ROWS]
+    assert [r[:3] for r in general] == [r[:3] for r in rows]
+    assert [exact_json(r[3]) for r in general] == [exact_json(r[3]) for r in rows]
     # and: verbatim ids have the server's format and stay in their tenant
     assert_ids_are_theirs(tenant, other_tenant)
     assert_ids_are_theirs(direct, other_tenant)
     assert_ids_are_theirs(direct, tenant)
 
 
+def test_one_line_rows_get_ascending_ids_of_one_time_from_the_copy(tenant: Any) -> None:
+    # given: 3,000 one-line rows (the table's default would make a new random part per
+    # row, in no order within a millisecond)
+    rows = [(f"row {i}", "image", "active", f'{{"n":{i}}}') for i in range(3000)]
+    # when
+    with transaction.atomic():
+        resources_copy_verbatim(
+            tenant=tenant.client_model, fields=PLAN.fields, csv_text=csv_text(rows), rows=3000
+        )
+    # then: the ids were made together: one time part, ascending in file order
+    ids = ids_in_insert_order(tenant)
+    assert [r[0] for r in stored(tenant)] == [r[0] for r in rows]
+    assert len(ids) == len(set(ids)) == 3000
+    assert all(ID_FORMAT.fullmatch(i) for i in ids)
+    assert len({i[:16] for i in ids}) == 1
+    assert ids == sorted(ids)
+
+
+@pytest.mark.parametrize(
+    ("text", "claimed"),
+    [
+        pytest.param('a,image\n"b\nc",video\n', 3, id="a line end cut as a record"),
+        pytest.param("a,image\nb,video\n", 3, id="more than there are"),
+        pytest.param("a,image\nb,video\n", 1, id="fewer than there are"),
+    ],
+)
+def test_a_wrong_record_count_writes_nothing(tenant: Any, text: str, claimed: int) -> None:
+    # when: the caller's count is wrong, e.g. a line taken for a record: the ids would be
+    # put inside a quoted cell
+    with pytest.raises(DataError), transaction.atomic():
+        resources_copy_verbatim(
+            tenant=tenant.client_model, fields=("name", "type"), csv_text=text, rows=claimed
+        )
+    # then
+    assert stored(tenant) == []
+
+
 def test_verbatim_copy_fills_only_the_tenant_it_is_given(tenant: Any, other_tenant: Any) -> None:
     # given/when: two verbatim copies, one per tenant, in one transaction
     with transaction.atomic():
         resources_copy_verbatim(
-            tenant=tenant.client_model, fields=("name", "type"), csv_text="mine,image\n"
+            tenant=tenant.client_model, fields=("name", "type"), csv_text="mine,image\n", rows=1
         )
         resources_copy_verbatim(
-            tenant=other_tenant.client_model, fields=("type", "name"), csv_text="video,theirs\n"
+            tenant=other_tenant.client_model,
+            fields=("type", "name"),
+            csv_text="video,theirs\n",
+            rows=1,
         )
     # then
     assert stored(tenant) == [("mine", "image", "active", "{}")]

@@ -9,7 +9,12 @@ import time
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from resources.ids import new_resource_id, new_resource_ids
+from resources.ids import (
+    ID_BATCH_MAX,
+    new_resource_id,
+    new_resource_id_batch,
+    new_resource_ids,
+)
 from resources.models import Resource
 
 ID_FORMAT = re.compile(r"res_[0-9a-f]{28}")
@@ -23,11 +28,36 @@ def test_ids_have_the_documented_format_and_sort_by_creation_time():
     assert first < second  # time first: new ids land on the right edge of the index
 
 
-def test_ids_made_together_are_distinct_and_share_their_time_part():
+def test_ids_made_together_are_distinct_ascend_and_share_their_time_part():
     ids = new_resource_ids(5000)
     assert len(set(ids)) == 5000
     assert all(ID_FORMAT.fullmatch(i) for i in ids)
     assert len({i[:16] for i in ids}) == 1
+    assert ids == sorted(ids)
+
+
+def test_a_full_batch_numbers_every_id_and_keeps_48_random_bits():
+    prefix, tails = new_resource_id_batch(ID_BATCH_MAX)
+    ids = [(prefix + tail).decode() for tail in tails]
+    assert len(set(ids)) == ID_BATCH_MAX
+    assert all(ID_FORMAT.fullmatch(i) for i in ids)
+    assert ids == sorted(ids)
+    assert [int(tail[:4], 16) for tail in tails] == list(range(ID_BATCH_MAX))
+    # the rest is random: all 16 hex digits turn up in every one of its 12 places
+    assert all(len({tail[i] for tail in tails}) == 16 for i in range(4, 16))
+
+
+def test_more_ids_than_a_batch_stay_distinct():
+    ids = new_resource_ids(ID_BATCH_MAX + 10)
+    assert len(set(ids)) == ID_BATCH_MAX + 10
+    assert all(ID_FORMAT.fullmatch(i) for i in ids)
+
+
+@pytest.mark.parametrize("count", [-1, ID_BATCH_MAX + 1])
+def test_a_batch_has_bounds(count):
+    with pytest.raises(ValueError):
+        new_resource_id_batch(count)
+    assert new_resource_id_batch(0)[1] == []
 
 
 @pytest.mark.django_db(transaction=True)
