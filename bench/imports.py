@@ -232,9 +232,9 @@ def warm_up(path: Path, rows: int) -> None:
 
 def csv_file_with_ids(rows: int) -> Path:
     """The bench file with a first `public_id` column, ids made as PCF's workers make
-    them for a verbatim COPY (batches of 10,000, resources.ids.new_resource_id_batch);
+    them for a verbatim COPY (records_with_new_ids, per message of 10,000 rows);
     generated once, gitignored."""
-    from resources.ids import new_resource_id_batch
+    from resources.services.many import records_with_new_ids
 
     path = DATA / f"resources_{rows}_ids.csv"
     if path.exists():
@@ -247,10 +247,9 @@ def csv_file_with_ids(rows: int) -> Path:
         handle.write(b"public_id," + header + b"\n")
         for start in range(0, len(records), 10_000):
             batch = records[start : start + 10_000]
-            prefix, tails = new_resource_id_batch(len(batch))
-            handle.writelines(
-                prefix + t + b"," + r + b"\n" for t, r in zip(tails, batch, strict=True)
-            )
+            with_ids = records_with_new_ids(b"\n".join(batch) + b"\n", len(batch))
+            assert with_ids is not None, "bench records are one line each"
+            handle.write(with_ids)
     tmp.rename(path)
     return path
 

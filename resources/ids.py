@@ -21,6 +21,7 @@ from __future__ import annotations
 import binascii
 import os
 import time
+from collections.abc import Iterator
 
 ID_PREFIX = "res_"
 _RANDOM_BYTES = 8
@@ -51,10 +52,16 @@ def new_resource_id_batch(count: int) -> tuple[bytes, list[bytes]]:
     return _time_prefix().encode(), binascii.hexlify(tails, b" ", _RANDOM_BYTES).split()
 
 
-def new_resource_ids(count: int) -> list[str]:
-    """`count` new ids in ascending order (batches of ID_BATCH_MAX)."""
-    ids: list[str] = []
+def new_resource_id_batches(count: int) -> Iterator[tuple[bytes, list[bytes]]]:
+    """`count` new ids as new_resource_id_batch makes them, in as many batches as needed."""
     for start in range(0, count, ID_BATCH_MAX):
-        prefix, tails = new_resource_id_batch(min(ID_BATCH_MAX, count - start))
-        ids.extend((prefix + tail).decode() for tail in tails)
-    return ids
+        yield new_resource_id_batch(min(ID_BATCH_MAX, count - start))
+
+
+def new_resource_ids(count: int) -> list[str]:
+    """`count` new ids, ascending within each batch of ID_BATCH_MAX."""
+    return [
+        (prefix + tail).decode()
+        for prefix, tails in new_resource_id_batches(count)
+        for tail in tails
+    ]

@@ -18,12 +18,7 @@ from django.db import DataError, connection
 from django.utils import timezone
 
 from pcf.models import ApiClient
-from resources.ids import (
-    ID_BATCH_MAX,
-    new_resource_id,
-    new_resource_id_batch,
-    new_resource_ids,
-)
+from resources.ids import new_resource_id, new_resource_id_batches, new_resource_ids
 from resources.models import Resource
 from resources.parsing import ResourceCreate
 from resources.services.build import resource_build
@@ -166,7 +161,7 @@ def resources_copy_verbatim(
     caller has validated every row except the JSON syntax; PostgreSQL refuses bad JSON
     (DataError), so run this in a savepoint.
 
-    When every record is one line, each gets its id here (_with_new_ids): the table's
+    When every record is one line, each gets its id here (records_with_new_ids): the table's
     default for it is volatile (random()), which makes PostgreSQL insert row by row;
     without it, COPY inserts in batches, and the work moves to the workers, which scale
     out, from PostgreSQL, which does not (1M rows: PostgreSQL CPU -25%)."""
@@ -174,7 +169,7 @@ def resources_copy_verbatim(
     if unknown or len(set(fields)) != len(fields):
         raise ValueError(f"cannot COPY these fields verbatim: {fields}")
     data = csv_text.encode() if isinstance(csv_text, str) else csv_text
-    with_ids = _with_new_ids(data, rows)
+    with_ids = records_with_new_ids(data, rows)
     if with_ids is not None:
         data, fields = with_ids, ("public_id", *fields)
     sql = f"COPY resources_resource ({', '.join(fields)}) FROM STDIN (FORMAT csv)"
@@ -188,7 +183,7 @@ def resources_copy_verbatim(
             raise DataError(f"COPY wrote {cursor.rowcount} records, not {rows}")
 
 
-def _with_new_ids(records: bytes, count: int) -> bytes | None:
+def records_with_new_ids(records: bytes, count: int) -> bytes | None:
     """`records` with a new id as a first cell of each, in C (splits and joins, no
     Python per row); None when they are not `count` lines, i.e. a quoted cell holds a
     line end (a blank line too: the caller's records have none), so a line is not
@@ -198,10 +193,9 @@ def _with_new_ids(records: bytes, count: int) -> bytes | None:
         lines.pop()
     if len(lines) != count:
         return None
-    parts = []
-    for start in range(0, count, ID_BATCH_MAX):
-        batch = lines[start : start + ID_BATCH_MAX]
-        prefix, tails = new_resource_id_batch(len(batch))
+    parts, start = [], 0
+    for prefix, tails in new_resource_id_batches(count):
+        batch, start = lines[start : start + len(tails)], start + len(tails)
         cells = zip(repeat(prefix), tails, repeat(b","), batch, repeat(b"\n"))
         parts.append(b"".join(chain.from_iterable(cells)))
     return b"".join(parts)
